@@ -1,0 +1,1 @@
+"""Benchmark harness: Flask vs FastAPI (sync and async) on one users service."""

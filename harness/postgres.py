@@ -1,0 +1,165 @@
+"""PostgreSQL for a run: a throwaway local cluster by default, or the server in DATABASE_URL."""
+
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+from . import procs
+from .errors import MissingTool, UsageError
+
+INSTALL_HINT = "PostgreSQL not found: install it with `sudo apt-get install postgresql`"
+DB_USER = "bench"
+DB_NAME = "bench"
+
+# Durability is switched off in the throwaway cluster: it would only add disk noise, equally to
+# every stack, and the cluster is deleted at exit anyway.
+SERVER_SETTINGS = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "300",
+    "shared_buffers": "256MB",
+    "listen_addresses": "127.0.0.1",
+    "log_min_messages": "warning",
+}
+
+
+def find_bindir():
+    """Directory holding initdb and postgres: PATH first, then Debian's versioned layout."""
+    initdb = shutil.which("initdb")
+    if initdb:
+        bindir = os.path.dirname(os.path.realpath(initdb))
+        if os.path.exists(os.path.join(bindir, "postgres")):
+            return bindir
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0,
+    )
+    if candidates:
+        return os.path.dirname(candidates[-1])
+    raise MissingTool(INSTALL_HINT)
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def redact(url):
+    """DATABASE_URL without its password, safe for logs, results and reports."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def version(bindir=None):
+    try:
+        bindir = bindir or find_bindir()
+        out = subprocess.run([os.path.join(bindir, "postgres"), "--version"],
+                             capture_output=True, text=True, timeout=10).stdout
+        return out.strip().split()[-1] if out else None
+    except (MissingTool, OSError, subprocess.SubprocessError):
+        return None
+
+
+@contextmanager
+def database(url=None, log_dir=None):
+    """Yield a DATABASE_URL: `url` as given, or a new embedded cluster removed on exit."""
+    url = url or os.environ.get("DATABASE_URL")
+    if url:
+        check_url(url)
+        yield url
+        return
+    with embedded(log_dir=log_dir) as embedded_url:
+        yield embedded_url
+
+
+def check_url(url):
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+        raise UsageError(
+            f"DATABASE_URL: must look like postgresql://user:password@host:port/dbname "
+            f"(got {redact(url)!r})"
+        )
+
+
+@contextmanager
+def embedded(log_dir=None):
+    """initdb + postgres in a temporary directory on a free loopback port; all removed on exit."""
+    bindir = find_bindir()
+    user = None
+    if os.geteuid() == 0:
+        # postgres refuses to run as root: run it as the `postgres` system user.
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            raise MissingTool("running as root needs a `postgres` user: "
+                              "`sudo apt-get install postgresql` creates it") from None
+    root = tempfile.mkdtemp(prefix="harness-pg-")
+    proc = None
+    try:
+        datadir, sockdir = os.path.join(root, "data"), os.path.join(root, "sock")
+        os.makedirs(sockdir)
+        if user:
+            os.chown(root, user.pw_uid, user.pw_gid)
+            os.chown(sockdir, user.pw_uid, user.pw_gid)
+        run_as = user.pw_name if user else None
+        init = subprocess.run(
+            [os.path.join(bindir, "initdb"), "-D", datadir, "-U", DB_USER, "-A", "trust",
+             "-E", "UTF8", "--locale=C", "--no-sync"],
+            capture_output=True, text=True, user=run_as, timeout=120,
+        )
+        if init.returncode != 0:
+            raise RuntimeError(f"initdb failed: {init.stderr.strip()[-500:]}")
+        port = free_port()
+        args = [os.path.join(bindir, "postgres"), "-D", datadir, "-p", str(port), "-k", sockdir]
+        for key, value in SERVER_SETTINGS.items():
+            args += ["-c", f"{key}={value}"]
+        log_path = os.path.join(log_dir or root, "postgres.log")
+        proc = procs.start(args, log_path=log_path, user=run_as)
+        _wait_ready(bindir, port, proc, log_path)
+        subprocess.run([os.path.join(bindir, "createdb"), "-h", "127.0.0.1", "-p", str(port),
+                        "-U", DB_USER, DB_NAME], check=True, capture_output=True, timeout=30)
+        yield f"postgresql://{DB_USER}@127.0.0.1:{port}/{DB_NAME}"
+    finally:
+        if proc is not None:
+            # SIGINT = postgres "fast" shutdown: aborts sessions, exits cleanly.
+            procs.stop(proc, timeout=15, sig=signal.SIGINT)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _wait_ready(bindir, port, proc, log_path, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"postgres exited at start-up: {_tail(log_path)}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                pass
+            ready = subprocess.run([os.path.join(bindir, "pg_isready"), "-h", "127.0.0.1",
+                                    "-p", str(port), "-U", DB_USER], capture_output=True)
+            if ready.returncode == 0:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"postgres did not accept connections within {timeout:.0f} s")
+
+
+def _tail(path, n=5):
+    try:
+        with open(path, errors="replace") as f:
+            return " | ".join(f.read().strip().splitlines()[-n:])
+    except OSError:
+        return "(no log)"

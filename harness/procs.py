@@ -1,0 +1,79 @@
+"""Start and stop the processes the harness owns, each in its own process group.
+
+Only processes started here are ever signalled, by process group id, so nothing else on the
+machine is touched. SIGTERM is turned into `Interrupted` so that every `with` block unwinds.
+"""
+
+import os
+import signal
+import subprocess
+import time
+
+from .errors import Interrupted
+
+_started: dict[int, subprocess.Popen] = {}
+
+
+def start(cmd, *, cwd=None, env=None, log_path=None, user=None):
+    """Start `cmd` in a new session (its own process group); output goes to `log_path`."""
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    try:
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True, user=user,
+        )
+    finally:
+        if log_path:
+            log.close()
+    _started[proc.pid] = proc
+    return proc
+
+
+def stop(proc, timeout=10.0, sig=signal.SIGTERM):
+    """Signal the whole process group, wait for every member, SIGKILL what is left."""
+    pgid = proc.pid  # start_new_session makes the leader's pid the group id
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    # uvicorn/gunicorn workers outlive their master by a moment: wait for the whole group.
+    while time.monotonic() < deadline and _group_alive(pgid):
+        proc.poll()
+        time.sleep(0.05)
+    if _group_alive(pgid):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+    _started.pop(proc.pid, None)
+
+
+def stop_all():
+    for proc in list(_started.values()):
+        stop(proc, timeout=5)
+
+
+def _group_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie leader still counts as a member until reaped.
+    return True
+
+
+def install_signal_handlers():
+    """Make SIGTERM behave like Ctrl-C: raise Interrupted in the main thread."""
+
+    def handler(signum, frame):
+        raise Interrupted(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
