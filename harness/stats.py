@@ -14,7 +14,7 @@ MIN_EFFECT = 0.05  # a ratio within 5% of 1 is never called a difference, howeve
 NOISY_CV = 0.10  # pyperf's rule: stdev >= 10% of the mean makes a result unreliable
 FEW_REPEATS = 3
 
-# Metrics summarized per group, with how to read each from a cell. Latencies stay in µs (wrk's unit).
+# Metrics summarized per group and how to read each from a cell. Latencies stay in µs (wrk's unit).
 METRICS = {
     "rps": lambda c: c.get("rps"),
     "p50": lambda c: _latency(c, "p50"),
@@ -27,10 +27,10 @@ METRICS = {
 def describe(values):
     """n, median, mean, 95% CI, coefficient of variation and warnings for one group of repeats.
 
-    The CI is distribution-free for n >= 6: order statistics around the median. Below that no pair of
-    order statistics covers the median with 95% confidence (with n = 5 even min..max covers it only
-    1 - 2/2^5 = 94% of the time), so for 2..5 repeats the CI is Student's t around the mean, which
-    assumes roughly normal repeats. n = 1 has no CI at all.
+    The CI is distribution-free for n >= 6: order statistics around the median. Below that no
+    pair of order statistics covers the median with 95% confidence (with n = 5 even min..max
+    covers it only 1 - 2/2^5 = 94% of the time), so for 2..5 repeats the CI is Student's t around
+    the mean, which assumes roughly normal repeats. n = 1 has no CI at all.
     """
     xs = [float(v) for v in values]
     n = len(xs)
@@ -60,7 +60,7 @@ def describe(values):
 
 
 def _median_ci(xs):
-    """Order-statistic CI of the median: [x(k), x(n+1-k)], k the largest with P(B < k) <= alpha/2."""
+    """Order-statistic CI of the median: [x(k), x(n+1-k)], k largest with P(B < k) <= alpha/2."""
     xs = sorted(xs)
     n = len(xs)
     k = 0

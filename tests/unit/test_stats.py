@@ -85,7 +85,8 @@ def test_compare_never_declares_a_winner_from_one_sample():
 
 
 def test_compare_latency_direction_and_degenerate_inputs():
-    assert stats.compare([50.0, 51, 49], [20.0, 21, 19], higher_is_better=False)["verdict"] == "slower"
+    slower = stats.compare([50.0, 51, 49], [20.0, 21, 19], higher_is_better=False)
+    assert slower["verdict"] == "slower"
     assert stats.compare([], [1.0])["warnings"] == ["no_data"]
     assert stats.compare([0.0, 1.0], [1.0, 2.0])["warnings"] == ["non_positive"]
     exact = stats.compare([2.0, 2.0], [1.0, 1.0])
