@@ -1,0 +1,130 @@
+import copy
+import json
+import random
+
+from harness import compare
+
+ENV = {"cpu_model": "Xeon", "cpus": 2, "python": "3.11.7", "postgresql": "15.18",
+       "packages": {"fastapi": "0.165.0", "sqlalchemy": "2.1.9"}}
+
+
+def _run(run_id, rng, rps=1000.0, p99_us=50_000.0, noise=0.03, repeats=3, error_rate=0.0,
+         groups=(("users_list", "fastapi_async", 12),)):
+    """A results dict with `repeats` cells per group, values drawn with `noise` relative spread."""
+    cells = []
+    for scenario, app, conns in groups:
+        for rep in range(repeats):
+            cells.append({
+                "scenario": scenario, "app": app, "connections": conns, "repeat": rep,
+                "status": "ok", "rps": rps * (1 + rng.gauss(0, noise)),
+                "error_rate": error_rate,
+                "wrk": {"latency_us": {"p99": p99_us * (1 + rng.gauss(0, noise))},
+                        "errors": {"timeout": 0}}})
+    return {"run_id": run_id, "environment": copy.deepcopy(ENV), "cells": cells}
+
+
+def _history(seed, **current):
+    rng = random.Random(seed)
+    baseline = [_run(f"base{i}", rng) for i in range(5)]
+    return baseline, _run("head", rng, **current)
+
+
+def test_a_20_percent_throughput_drop_is_a_regression():
+    baseline, current = _history(1, rps=800.0)
+    result = compare.compare(baseline, current)
+    (group,) = result["groups"]
+    assert group["status"] == "regression"
+    rps = group["rps"]
+    assert rps["judgement"] == "worse"
+    assert rps["n_baseline"] == 15 and rps["n_current"] == 3  # the whole window, pooled
+    assert -0.25 < rps["change"] < -0.15
+    assert rps["ci_low"] < rps["change"] < rps["ci_high"] < -0.05
+    assert rps["p_value"] < 0.05
+    assert group["p99"]["judgement"] == "unchanged"
+    assert compare.candidates(result) == [
+        {"scenario": "users_list", "app": "fastapi_async", "connections": 12}]
+    assert result["environment_mismatch"] == []
+
+
+def test_pure_three_percent_noise_is_not_a_regression():
+    for seed in range(20):
+        baseline, current = _history(seed)
+        result = compare.compare(baseline, current)
+        assert [g["status"] for g in result["groups"]] == ["unchanged"], seed
+        assert compare.candidates(result) == []
+
+
+def test_p99_up_30_percent_is_a_regression_and_a_throughput_gain_an_improvement():
+    baseline, current = _history(2, p99_us=65_000.0)
+    (group,) = compare.compare(baseline, current)["groups"]
+    assert group["status"] == "regression"
+    assert group["p99"]["judgement"] == "worse"
+    assert 0.2 < group["p99"]["change"] < 0.4
+    baseline, current = _history(3, rps=1300.0)
+    (group,) = compare.compare(baseline, current)["groups"]
+    assert (group["status"], group["rps"]["judgement"]) == ("improvement", "better")
+
+
+def test_error_rate_rise_is_judged_in_absolute_points():
+    baseline, current = _history(4)
+    for c in current["cells"]:
+        c["error_rate"] = 0.02 + 0.001 * c["repeat"]
+    (group,) = compare.compare(baseline, current)["groups"]
+    assert group["status"] == "regression"
+    assert group["error_rate"]["judgement"] == "worse"
+    assert abs(group["error_rate"]["change"] - 0.021) < 1e-9
+
+
+def test_a_single_current_repeat_gives_no_verdict():
+    rng = random.Random(5)
+    baseline = [_run(f"base{i}", rng) for i in range(5)]
+    current = _run("head", rng, rps=500.0, repeats=1)
+    (group,) = compare.compare(baseline, current)["groups"]
+    assert group["status"] == "unchanged"
+    assert "single_sample" in group["rps"]["warnings"]
+
+
+def test_new_missing_and_all_failed_groups():
+    rng = random.Random(6)
+    a, b, c = ("s", "flask_sync", 1), ("s", "flask_sync", 12), ("s", "fastapi_async", 12)
+    baseline = [_run(f"base{i}", rng, groups=(a, b)) for i in range(3)]
+    current = _run("head", rng, groups=(a, c))
+    for cell in current["cells"]:
+        if cell["connections"] == 1:
+            cell.update(status="failed", reason="app exited", rps=None)
+    result = compare.compare(baseline, current)
+    status = {(g["scenario"], g["app"], g["connections"]): g for g in result["groups"]}
+    assert status[a]["status"] == "regression"
+    assert status[a]["warnings"] == ["all_current_failed"]
+    assert status[b]["status"] == "missing"
+    assert status[c]["status"] == "new"
+    assert result["counts"] == {"regression": 1, "new": 1, "missing": 1}
+    assert compare.candidates(result) == [{"scenario": "s", "app": "flask_sync", "connections": 1}]
+
+
+def test_environment_mismatch_is_reported_not_silent():
+    baseline, current = _history(7)
+    current["environment"]["cpus"] = 4
+    current["environment"]["packages"]["fastapi"] = "0.166.0"
+    baseline[0]["environment"]["postgresql"] = "16.4"
+    result = compare.compare(baseline, current)
+    assert result["environment_mismatch"] == ["cpus", "postgresql", "packages.fastapi"]
+    assert result["environment_diff"]["cpus"] == {"baseline": [2], "current": 4}
+    assert result["environment_diff"]["postgresql"] == {"baseline": ["16.4", "15.18"],
+                                                        "current": "15.18"}
+    md = compare.render_markdown(result)
+    assert "**Environment differs from the baseline** (cpus, postgresql, packages.fastapi)" in md
+    assert "| packages.fastapi | 0.165.0 | 0.166.0 |" in md
+
+
+def test_result_is_json_and_markdown_shows_each_group():
+    baseline, current = _history(8, rps=800.0)
+    result = compare.compare(baseline, current)
+    assert json.loads(json.dumps(result)) == result
+    md = compare.render_markdown(result)
+    assert md.startswith("# Regression check: `head`\n")
+    assert "Baseline: 5 run(s), `base0`, `base1`, `base2`, `base3`, `base4`, repeats pooled." in md
+    assert "1 regression, 0 improvement, 0 unchanged, 0 new, 0 missing." in md
+    row = next(line for line in md.splitlines() if line.startswith("| users_list"))
+    assert "| **regression** |" in row
+    assert "→" in row and "**-2" in row  # the worse change is bold
