@@ -1,8 +1,10 @@
 """The one users table and its seeded dataset, shared by all three apps."""
 
+import time
 from contextlib import contextmanager
 
 import psycopg2
+import psycopg2.errors
 
 from .errors import UsageError
 from .postgres import redact
@@ -62,10 +64,27 @@ def create(url):
         cur.execute(SCHEMA)
 
 
-def reset(url, rows=DEFAULT_ROWS):
-    """Back to the seeded state: one round trip, about 50 ms for 1000 rows."""
+class ResetBlocked(Exception):
+    """TRUNCATE waited too long for a lock: an app still holds transactions open."""
+
+
+def reset(url, rows=DEFAULT_ROWS, wait=60.0):
+    """Back to the seeded state: one round trip, about 10 ms for 1000 rows.
+
+    TRUNCATE needs every open transaction on the table to end; an app still draining the last
+    cell's queue (or stuck "idle in transaction") holds it, so retry until `wait` runs out.
+    """
+    deadline = time.monotonic() + wait
     with connect(url) as conn, conn.cursor() as cur:
-        cur.execute(SEED, {"rows": int(rows)})
+        cur.execute("SET lock_timeout = '2s'")
+        while True:
+            try:
+                cur.execute(SEED, {"rows": int(rows)})
+                return
+            except psycopg2.errors.LockNotAvailable:
+                if time.monotonic() > deadline:
+                    raise ResetBlocked(
+                        f"dataset reset blocked for {wait:.0f} s by open transactions") from None
 
 
 def prepare(url, rows=DEFAULT_ROWS):

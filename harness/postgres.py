@@ -3,6 +3,7 @@
 import glob
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -68,7 +69,8 @@ def version(bindir=None):
         bindir = bindir or find_bindir()
         out = subprocess.run([os.path.join(bindir, "postgres"), "--version"],
                              capture_output=True, text=True, timeout=10).stdout
-        return out.strip().split()[-1] if out else None
+        match = re.search(r"\d+(?:\.\d+)+", out)
+        return match.group(0) if match else None
     except (MissingTool, OSError, subprocess.SubprocessError):
         return None
 

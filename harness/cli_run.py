@@ -1,0 +1,149 @@
+"""Subcommands that measure and analyse: run, report, compare."""
+
+import sys
+from pathlib import Path
+
+from . import errors
+
+DEFAULT_OUT = "results"
+
+
+def add_commands(sub):
+    p = sub.add_parser("run", help="measure the scenarios of a YAML file; write JSON and a report")
+    p.add_argument("scenario_file")
+    p.add_argument("--apps", help="comma-separated subset of the scenario apps")
+    p.add_argument("--tag", action="append", default=[],
+                   help="run only scenarios with this tag (repeatable), e.g. --tag soak")
+    p.add_argument("--scenario", action="append", default=[],
+                   help="run only this scenario (repeatable)")
+    p.add_argument("--out", default=DEFAULT_OUT, help="results directory (default: results)")
+    p.add_argument("--database-url",
+                   help="PostgreSQL to use instead of a throwaway cluster (default: $DATABASE_URL)")
+    p.add_argument("--target", action="append", default=[], metavar="APP=URL",
+                   help="measure an app already running at URL (loopback only); start nothing")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="regenerate the Markdown report from stored results")
+    p.add_argument("runs", nargs="*", help="results JSON files or directories "
+                   "(default: the newest run in results/)")
+    p.add_argument("--out", default=None,
+                   help="report path (default: report.md beside the results)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compare", help="regressions of CURRENT against BASELINE history")
+    p.add_argument("baseline", help="results JSON file or a directory of past runs")
+    p.add_argument("current", help="results JSON file (or a directory: its newest run)")
+    p.add_argument("--markdown", help="also write the comparison as Markdown to this file")
+    p.add_argument("--json", dest="json_out", help="also write the comparison as JSON")
+    p.add_argument("--min-effect", type=float, default=0.05,
+                   help="smallest change that counts, as a fraction (default 0.05)")
+    p.set_defaults(func=cmd_compare)
+
+
+def parse_targets(values, known):
+    from .scenarios import base_url_problem
+
+    targets = {}
+    for value in values:
+        name, sep, url = value.partition("=")
+        if not sep or name not in known:
+            raise errors.UsageError(f"--target {value!r}: expected APP=URL with APP one of "
+                                    f"{', '.join(sorted(known))}")
+        problem = base_url_problem(url)
+        if problem:
+            raise errors.UsageError(f"--target {value!r}: {problem}")
+        targets[name] = url
+    return targets
+
+
+def cmd_run(args):
+    import shutil
+
+    from . import postgres, runner, scenarios, services
+
+    found = services.discover()
+    sf = scenarios.load(args.scenario_file, set(found))
+    apps = [a.strip() for a in args.apps.split(",")] if args.apps else ()
+    sf = scenarios.select(sf, tags=args.tag, names=args.scenario, apps=apps)
+    targets = parse_targets(args.target, set(found))
+    # Check the tools before anything starts.
+    if shutil.which("wrk") is None:
+        raise errors.MissingTool("wrk not found: install it with `sudo apt-get install wrk`")
+    database_url = args.database_url
+    if database_url:
+        postgres.check_url(database_url)
+    else:
+        postgres.find_bindir()
+    command = ["run", *sys.argv[2:]] if sys.argv[1:2] == ["run"] else ["run", args.scenario_file]
+    try:
+        run, path = runner.execute(sf, command, args.out, database_url, targets)
+    finally:
+        _write_report_for_latest(args.out)
+    print(f"results: {path}\nreport:  {Path(args.out) / 'report.md'}")
+    failed = [c for c in run["cells"] for t in c.get("thresholds", []) if not t["ok"]]
+    if failed:
+        print(f"{len(failed)} threshold check(s) failed (exit {errors.EXIT_THRESHOLD})",
+              file=sys.stderr)
+        return errors.EXIT_THRESHOLD
+    return errors.EXIT_OK
+
+
+def _write_report_for_latest(out_dir):
+    from . import results
+
+    try:
+        run = results.latest(out_dir)
+    except errors.UsageError:
+        return
+    write_report([run], Path(out_dir) / "report.md")
+
+
+def write_report(runs, path):
+    from . import report
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = report.render(runs, path.parent)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path
+
+
+def cmd_report(args):
+    from . import results
+
+    if args.runs:
+        runs = results.load_many(args.runs)
+        if not runs:
+            raise errors.UsageError(f"{' '.join(args.runs)}: no results files found")
+        default_dir = Path(args.runs[0]) if Path(args.runs[0]).is_dir() else Path(args.runs[0]).parent
+    else:
+        runs = [results.latest(DEFAULT_OUT)]
+        default_dir = Path(DEFAULT_OUT)
+    path = write_report(runs, args.out or default_dir / "report.md")
+    print(f"report: {path}")
+    return errors.EXIT_OK
+
+
+def cmd_compare(args):
+    import json
+
+    from . import compare, results
+
+    baseline = results.load_many([args.baseline])
+    if not baseline:
+        raise errors.UsageError(f"{args.baseline}: no results files found")
+    current_path = Path(args.current)
+    current = results.latest(current_path) if current_path.is_dir() else results.load(current_path)
+    baseline = [r for r in baseline if r["run_id"] != current["run_id"]]
+    if not baseline:
+        raise errors.UsageError(f"{args.baseline}: holds no run other than the current one")
+    outcome = compare.compare(baseline, current, min_effect=args.min_effect)
+    text = compare.render_markdown(outcome)
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(outcome, indent=1) + "\n")
+    return errors.EXIT_REGRESSION if compare.candidates(outcome) else errors.EXIT_OK

@@ -1,0 +1,187 @@
+"""`python -m harness run`: measure every cell of the plan, storing each one as it completes.
+
+A cell is scenario × app × connections × repeat. Before it the dataset is reset, the app is
+checked with the scenario's own request, and a warmup runs at the cell's concurrency.
+"""
+
+import re
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from . import (applog, dataset, environment, plan, postgres, results, scenarios, services,
+               thresholds, verify, wrk)
+from .errors import Interrupted
+from .progress import Progress
+from .sampler import Sampler
+
+
+class AppSet:
+    """The apps of one scenario, started with its settings (or given as external targets)."""
+
+    def __init__(self, scenario, found, targets, database_url, log_dir, run):
+        self.scenario, self.found, self.targets = scenario, found, targets
+        self.database_url, self.log_dir, self.run = database_url, Path(log_dir), run
+        self.running, self.problems = {}, {}
+
+    def __enter__(self):
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name in self.scenario.apps:
+            self._start(name)
+        return self
+
+    def __exit__(self, *exc):
+        for running in self.running.values():
+            services.stop(running)
+
+    def _start(self, name):
+        service = self.found[name]
+        entry = self.run["apps"].setdefault(name, {
+            "description": service.description, "server": service.server_version(),
+            "command": list(service.command), "external": name in self.targets,
+            "verification": {"ok": True, "failures": []},
+        })
+        try:
+            if name in self.targets:
+                running = services.Running(service, self.targets[name].rstrip("/"),
+                                           {"external": "settings unknown"}, None, None)
+                services.wait_healthy(running, timeout=10)
+            else:
+                overrides = (self.scenario.env, self.scenario.app_env.get(name, {}))
+                log = self.log_dir / f"{self.scenario.name}-{name}.log"
+                running = services.start(service, self.database_url, postgres.free_port(),
+                                         str(log), overrides)
+        except RuntimeError as exc:
+            self.problems[name] = f"did not start: {exc}"
+            entry["verification"] = {"ok": False, "failures": [self.problems[name]]}
+            return
+        self.running[name] = running
+        failures = verify.contract(running.base_url)
+        dataset.reset(self.database_url, self._rows())
+        if failures:
+            self.problems[name] = "failed contract verification: " + "; ".join(failures[:3])
+            entry["verification"] = {"ok": False, "failures": failures}
+
+    def _rows(self):
+        return self.run["config"]["rows"]
+
+
+def execute(sf, command, out_dir, database_url=None, targets=None, progress_stream=None):
+    """Run the plan; returns (run, path). Interrupted propagates after the run is saved."""
+    out_dir = Path(out_dir)
+    found = services.discover()
+    targets = {**sf.targets, **(targets or {})}
+    run_id = results.new_run_id()
+    path, work = out_dir / f"{run_id}.json", out_dir / run_id
+    used = sorted({a for s in sf.scenarios for a in s.apps})
+    env = environment.collect([found[a] for a in used],
+                              database="external" if database_url else "embedded")
+    run = results.new(run_id, command, sf.path, scenarios.config(sf), env)
+    cells = plan.cells(sf)
+    progress = Progress(len(cells), plan.load_seconds(sf), progress_stream)
+    t0 = time.monotonic()
+    measured_load = 0.0
+    try:
+        with ExitStack() as stack:
+            url = stack.enter_context(postgres.database(database_url, log_dir=str(work)))
+            dataset.prepare(url, sf.rows)
+            for scenario in sf.scenarios:
+                todo = [c for c in cells if c.scenario is scenario]
+                with AppSet(scenario, found, targets, url, work / "logs", run) as apps:
+                    for cell in todo:
+                        progress.cell_started(cell, scenario.warmup + scenario.duration)
+                        result = measure(cell, apps, url, sf.rows, work)
+                        measured_load += scenario.warmup + scenario.duration
+                        run["cells"].append(result)
+                        results.save(run, path)
+                        progress.cell_finished(cell, describe(result))
+        run["status"] = "complete"
+    except Interrupted:
+        run["status"] = "interrupted"
+        raise
+    finally:
+        run["finished_at"] = results.utc_now()
+        wall = time.monotonic() - t0
+        run["overhead"] = {
+            "wall_s": round(wall, 1), "load_s": round(measured_load, 1),
+            "overhead_pct": round(100 * (wall - measured_load) / measured_load, 1)
+            if measured_load else None,
+        }
+        results.save(run, path)
+    return run, path
+
+
+def measure(cell, apps, url, rows, work):
+    scenario, name = cell.scenario, cell.app
+    running = apps.running.get(name)
+    result = {
+        "scenario": scenario.name, "app": name, "connections": cell.connections,
+        "repeat": cell.repeat, "status": "failed", "reason": None,
+        "settings": dict(running.settings) if running else {},
+    }
+    if name in apps.problems:
+        result["reason"] = f"not measured: {apps.problems[name]}"
+        return _judged(result, scenario)
+    if running.process is not None and running.process.poll() is not None:
+        result["reason"] = "not measured: the app exited (see its log)"
+        return _judged(result, scenario)
+    try:
+        dataset.reset(url, rows)
+    except dataset.ResetBlocked as exc:
+        result["reason"] = f"not measured: {exc}"
+        return _judged(result, scenario)
+    problem = verify.scenario_request(running.base_url, scenario.request)
+    if problem:
+        result["reason"] = f"not measured: the scenario's request failed: {problem}"
+        return _judged(result, scenario)
+    target = running.base_url + scenario.request.path
+    scripts = work / "wrk"
+    if scenario.warmup > 0:
+        wrk.run(target, scenario.request, cell.connections, scenario.threads, scenario.warmup,
+                scenario.timeout, scripts)
+    offset = running.log_offset()
+    pid = running.process.pid if running.process is not None else None
+    with Sampler(pid, url, urlsplit(url).port or 5432) as sampler:
+        summary = wrk.run(target, scenario.request, cell.connections, scenario.threads,
+                          scenario.duration, scenario.timeout, scripts)
+    result.update(status="ok", wrk=summary, **metrics(summary))
+    result["samples"] = sampler.summary(environment.os.cpu_count() or 1)
+    result["log"] = _log(running, offset, work, cell)
+    return _judged(result, scenario)
+
+
+def metrics(summary):
+    seconds = summary["duration_us"] / 1e6 or 1.0
+    errors = summary["errors"]
+    failed = sum(errors.values())
+    attempts = summary["requests"] + errors.get("timeout", 0) + errors.get("connect", 0)
+    return {"rps": round(summary["requests"] / seconds, 2),
+            "error_rate": round(failed / attempts, 6) if attempts else 1.0}
+
+
+def _log(running, offset, work, cell):
+    text = running.read_log(offset)
+    out = {"file": None, **applog.classify(text)}
+    if running.log_path:
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", cell.scenario.name)
+        path = work / "logs" / f"{safe}-{cell.app}-c{cell.connections}-r{cell.repeat}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        out["file"] = str(path)
+    return out
+
+
+def _judged(result, scenario):
+    result["thresholds"] = thresholds.evaluate(scenario.thresholds, result)
+    return result
+
+
+def describe(result):
+    if result["status"] != "ok":
+        return f"FAILED ({result['reason']})"
+    lat = result["wrk"]["latency_us"]
+    flags = [t["expr"] for t in result["thresholds"] if not t["ok"]]
+    text = (f"{result['rps']:.0f} req/s, p50 {lat['p50'] / 1000:.1f} ms, "
+            f"p99 {lat['p99'] / 1000:.1f} ms, errors {result['error_rate']:.1%}")
+    return text + (f"; threshold failed: {', '.join(flags)}" if flags else "")

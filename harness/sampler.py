@@ -1,0 +1,130 @@
+"""Evidence sampled during a cell: CPU and RSS of the app's process tree, CPU of wrk, and the
+app's PostgreSQL connections by state (matched to the app through its sockets' local ports)."""
+
+import threading
+import time
+
+import psutil
+import psycopg2
+
+INTERVAL = 0.5
+# wrk is saturated when it uses this share of the cores its threads can use.
+SATURATED = 0.9
+
+PG_STATES = ("active", "idle", "idle in transaction")
+
+
+class Sampler:
+    def __init__(self, app_pid, database_url, db_port, interval=INTERVAL):
+        self.app_pid = app_pid
+        self.database_url = database_url
+        self.db_port = db_port
+        self.interval = interval
+        self.rows = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="sampler", daemon=True)
+        self._procs = {}
+
+    def __enter__(self):
+        self._conn = None
+        try:
+            self._conn = psycopg2.connect(self.database_url, application_name="harness-sampler",
+                                          connect_timeout=5)
+            self._conn.autocommit = True
+        except psycopg2.Error:
+            self._conn = None  # evidence is best effort; the measurement goes on
+        self._t0 = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        if self._conn is not None:
+            self._conn.close()
+
+    def _loop(self):
+        self._cpu(self._tree(), prime=True)
+        while not self._stop.wait(self.interval):
+            try:
+                self.rows.append(self._sample())
+            except Exception:  # a process vanished mid-sample: skip the point
+                continue
+
+    def _tree(self):
+        try:
+            root = psutil.Process(self.app_pid) if self.app_pid else None
+            return [root, *root.children(recursive=True)] if root else []
+        except psutil.Error:
+            return []
+
+    def _wrk(self):
+        try:
+            return [p for p in psutil.Process().children(recursive=True) if p.name() == "wrk"]
+        except psutil.Error:
+            return []
+
+    def _cpu(self, processes, prime=False):
+        total = 0.0
+        for proc in processes:
+            cached = self._procs.setdefault(proc.pid, proc)  # cpu_percent needs the same object
+            try:
+                total += cached.cpu_percent(None)
+            except psutil.Error:
+                pass
+        return None if prime else total
+
+    def _sample(self):
+        tree = self._tree()
+        rss = 0
+        for proc in tree:
+            try:
+                rss += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        wrk = self._wrk()
+        return {
+            "t": round(time.monotonic() - self._t0, 2),
+            "app_cpu_pct": round(self._cpu(tree), 1),
+            "app_rss_mb": round(rss / 2**20, 1),
+            "wrk_cpu_pct": round(self._cpu(wrk), 1) if wrk else None,
+            "wrk_threads": sum(p.num_threads() for p in wrk) if wrk else None,
+            **self._pg(tree),
+        }
+
+    def _pg(self, tree):
+        if self._conn is None:
+            return {}
+        ports = set()
+        for proc in tree:
+            try:
+                for c in proc.net_connections(kind="tcp"):
+                    if c.raddr and c.raddr.port == self.db_port:
+                        ports.add(c.laddr.port)
+            except psutil.Error:
+                pass
+        with self._conn.cursor() as cur:
+            cur.execute("SELECT client_port, state FROM pg_stat_activity "
+                        "WHERE backend_type = 'client backend' AND client_port IS NOT NULL")
+            states = [state for port, state in cur.fetchall() if port in ports]
+        return {f"pg_{s.replace(' ', '_')}": states.count(s) for s in PG_STATES}
+
+    def summary(self, cpus):
+        """Peak and mean of each series, the profile itself, and the load-generator flag."""
+        out = {"interval_s": self.interval, "n": len(self.rows)}
+        keys = [k for k in (self.rows[0] if self.rows else {}) if k not in ("t", "wrk_threads")]
+        for key in keys:
+            values = [r[key] for r in self.rows if r.get(key) is not None]
+            if values:
+                out[key] = {"peak": max(values), "mean": round(sum(values) / len(values), 1)}
+        wrk_cpu = out.get("wrk_cpu_pct", {}).get("mean")
+        threads = max((r.get("wrk_threads") or 1 for r in self.rows), default=1)
+        # wrk runs one event loop per thread (plus a main thread that sleeps).
+        usable = 100.0 * min(max(threads - 1, 1), cpus)
+        out["wrk_saturated"] = bool(wrk_cpu is not None and wrk_cpu >= SATURATED * usable)
+        out["profile"] = [[r["t"], r.get("app_cpu_pct"), r.get("app_rss_mb"), r.get("wrk_cpu_pct"),
+                           r.get("pg_active"), r.get("pg_idle"), r.get("pg_idle_in_transaction")]
+                          for r in self.rows]
+        out["profile_columns"] = ["t", "app_cpu_pct", "app_rss_mb", "wrk_cpu_pct", "pg_active",
+                                  "pg_idle", "pg_idle_in_transaction"]
+        return out
