@@ -21,6 +21,8 @@ def add_commands(sub):
                    help="PostgreSQL to use instead of a throwaway cluster (default: $DATABASE_URL)")
     p.add_argument("--target", action="append", default=[], metavar="APP=URL",
                    help="measure an app already running at URL (loopback only); start nothing")
+    p.add_argument("--no-ceilings", action="store_true",
+                   help="skip the pgbench and raw-ASGI ceilings")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="regenerate the Markdown report from stored results")
@@ -76,7 +78,8 @@ def cmd_run(args):
         postgres.find_bindir()
     command = ["run", *sys.argv[2:]] if sys.argv[1:2] == ["run"] else ["run", args.scenario_file]
     try:
-        run, path = runner.execute(sf, command, args.out, database_url, targets)
+        run, path = runner.execute(sf, command, args.out, database_url, targets,
+                                   with_ceilings=not args.no_ceilings)
     finally:
         _write_report_for_latest(args.out)
     print(f"results: {path}\nreport:  {Path(args.out) / 'report.md'}")

@@ -10,7 +10,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import (applog, dataset, environment, plan, postgres, results, scenarios, services,
+from . import (applog, ceilings, dataset, environment, plan, postgres, results, scenarios, services,
                thresholds, verify, wrk)
 from .errors import Interrupted
 from .progress import Progress
@@ -67,7 +67,8 @@ class AppSet:
         return self.run["config"]["rows"]
 
 
-def execute(sf, command, out_dir, database_url=None, targets=None, progress_stream=None):
+def execute(sf, command, out_dir, database_url=None, targets=None, progress_stream=None,
+            with_ceilings=True):
     """Run the plan; returns (run, path). Interrupted propagates after the run is saved."""
     out_dir = Path(out_dir)
     found = services.discover()
@@ -88,6 +89,12 @@ def execute(sf, command, out_dir, database_url=None, targets=None, progress_stre
             dataset.prepare(url, sf.rows)
             for scenario in sf.scenarios:
                 todo = [c for c in cells if c.scenario is scenario]
+                if with_ceilings and ceilings.supported(scenario):
+                    progress.note(f"{scenario.name}: measuring the ceilings (pgbench, raw ASGI)")
+                    result = ceilings.measure(scenario, url, sf.rows, str(work))
+                    run.setdefault("ceilings", {})[scenario.name] = result
+                    measured_load += ceilings.load_seconds(scenario)
+                    results.save(run, path)
                 with AppSet(scenario, found, targets, url, work / "logs", run) as apps:
                     for cell in todo:
                         progress.cell_started(cell, scenario.warmup + scenario.duration)

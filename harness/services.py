@@ -26,6 +26,7 @@ class Service:
     command: tuple[str, ...]
     knobs: tuple[str, ...]  # environment settings it reads
     packages: tuple[str, ...]  # stack packages whose versions go into results
+    reference: bool = False  # a ceiling to compare against, not a candidate
 
     def argv(self, port, host=HOST):
         fill = {"python": sys.executable, "host": host, "port": str(port)}
@@ -42,11 +43,13 @@ def package_version(name):
         return None
 
 
-def discover(apps_dir=APPS_DIR):
-    """Every app folder that has a service.toml, by name."""
+def discover(apps_dir=APPS_DIR, reference=False):
+    """The candidate apps (folders with a service.toml) by name; `reference=True`: the ceilings."""
     found = {}
     for path in sorted(Path(apps_dir).glob("*/service.toml")):
-        found[path.parent.name] = load(path)
+        service = load(path)
+        if service.reference == reference:
+            found[service.name] = service
     return found
 
 
@@ -57,7 +60,7 @@ def load(path):
             name=Path(path).parent.name, directory=Path(path).parent,
             description=data["description"], server=data["server"], port=int(data["port"]),
             command=tuple(data["command"]), knobs=tuple(data.get("settings", ())),
-            packages=tuple(data.get("packages", ())),
+            packages=tuple(data.get("packages", ())), reference=bool(data.get("reference")),
         )
     except (OSError, KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{path}: invalid service declaration ({exc!r})") from None
