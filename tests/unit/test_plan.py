@@ -1,0 +1,45 @@
+import itertools
+
+from harness import plan, scenarios
+
+APPS = {"a", "b", "c"}
+
+
+def scenario_file(**overrides):
+    item = {"name": "s", "request": {"path": "/users"}, "apps": ["a", "b", "c"],
+            "connections": [12, 1], "repeats": 3, "duration": 10, "warmup": 2, **overrides}
+    return scenarios.parse({"version": 1, "scenarios": [item]}, "scenarios.yaml", APPS)
+
+
+def keys(cells):
+    return [(c.app, c.connections, c.repeat) for c in cells]
+
+
+def test_order_interleaves_apps_and_rotates_them_per_repeat():
+    assert keys(plan.cells(scenario_file())) == [
+        ("a", 1, 0), ("b", 1, 0), ("c", 1, 0), ("a", 12, 0), ("b", 12, 0), ("c", 12, 0),
+        ("b", 1, 1), ("c", 1, 1), ("a", 1, 1), ("b", 12, 1), ("c", 12, 1), ("a", 12, 1),
+        ("c", 1, 2), ("a", 1, 2), ("b", 1, 2), ("c", 12, 2), ("a", 12, 2), ("b", 12, 2),
+    ]
+
+
+def test_with_three_apps_no_app_runs_twice_in_a_row():
+    cells = plan.cells(scenario_file(repeats=5, connections=[1]))
+    assert all(x.app != y.app for x, y in itertools.pairwise(cells))
+
+
+def test_every_cell_once_and_scenarios_in_file_order():
+    data = {"version": 1, "scenarios": [
+        {"name": "first", "request": {"path": "/"}, "apps": ["a", "b"], "connections": [1, 2],
+         "repeats": 2},
+        {"name": "second", "request": {"path": "/"}, "apps": ["c"], "connections": [4],
+         "repeats": 1},
+    ]}
+    cells = plan.cells(scenarios.parse(data, "scenarios.yaml", APPS))
+    assert [c.scenario.name for c in cells] == ["first"] * 8 + ["second"]
+    assert len({c.key for c in cells}) == len(cells)
+    assert cells[-1].key == ("second", "c", 4, 0)
+
+
+def test_load_seconds():
+    assert plan.load_seconds(scenario_file()) == 18 * (10 + 2)
