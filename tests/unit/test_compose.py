@@ -230,7 +230,9 @@ def test_serve_execs_the_app_in_its_folder_with_the_resolved_settings(tmp_path):
     tree = probe_tree(tmp_path)
     env = {"PATH": "/usr/bin:/bin", "APP": "probe", "DATABASE_URL": "postgresql://x@db/y",
            "PORT": "8765", "WEB_CONCURRENCY": "", "THREADS": "4"}
-    proc = subprocess.Popen([sys.executable, str(tree / "docker" / "serve.py")], env=env,
+    # -S: no site-packages, as serve.py and harness.services need only the standard library
+    # (the image installs just the app's requirements).
+    proc = subprocess.Popen([sys.executable, "-S", str(tree / "docker" / "serve.py")], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
