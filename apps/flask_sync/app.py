@@ -13,11 +13,24 @@ from sqlalchemy import BigInteger, DateTime, String, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import Rule
 
 MAX_ID = 2**63 - 1  # the id column is a PostgreSQL bigint
 
+
+class ExactRule(Rule):
+    """A route answers only its declared methods: no implicit HEAD (FastAPI adds none)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.methods:
+            self.methods.discard("HEAD")
+
+
 app = Flask(__name__)
+app.url_rule_class = ExactRule
+app.url_map.merge_slashes = False  # "/users//1" is an unknown path, not a redirect
 app.config["SQLALCHEMY_DATABASE_URI"] = make_url(os.environ["DATABASE_URL"]).set(
     drivername="postgresql+psycopg2")
 app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
@@ -78,6 +91,10 @@ NewUser = TypeAdapter(UserCreate)
 ListQuery = TypeAdapter(ListParams)
 
 
+class Unparsable(Exception):
+    """A JSON body that cannot be decoded at all (not UTF-8, nested too deep): FastAPI's 400."""
+
+
 class Invalid(Exception):
     """Request validation failed: rendered in the contract's 422 shape."""
 
@@ -98,14 +115,15 @@ def json_body():
     raw = request.get_data(cache=False)
     if not raw:
         raise Invalid([{"type": "missing", "loc": ["body"], "msg": "Field required"}])
-    if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
+    if not request.is_json:  # application/json or application/*+json
         return raw  # not JSON: fails model validation as a non-object
     try:
         return json.loads(raw)
-    except ValueError as exc:
-        pos = getattr(exc, "pos", 0)
-        raise Invalid([{"type": "json_invalid", "loc": ["body", pos],
+    except json.JSONDecodeError as exc:
+        raise Invalid([{"type": "json_invalid", "loc": ["body", exc.pos],
                         "msg": "JSON decode error"}]) from None
+    except (ValueError, RecursionError):
+        raise Unparsable() from None
 
 
 def user_json(user, status=200):
@@ -116,6 +134,18 @@ def user_json(user, status=200):
 @app.errorhandler(Invalid)
 def invalid(exc):
     return jsonify(detail=exc.errors), 422
+
+
+@app.errorhandler(Unparsable)
+def unparsable(exc):
+    return jsonify(detail="There was an error parsing the body"), 400
+
+
+@app.before_request
+def no_leading_empty_segment():
+    # Werkzeug routes "//users" as "/users"; for the contract (and Starlette) it is unknown.
+    if request.environ.get("PATH_INFO", "").startswith("//"):
+        raise NotFound()
 
 
 @app.errorhandler(HTTPException)
@@ -144,7 +174,8 @@ def health():
 
 @app.get("/users", provide_automatic_options=False)
 def list_users():
-    params = validate(ListQuery, request.args.to_dict(), ["query"])
+    # A repeated parameter counts with its last value, as in FastAPI.
+    params = validate(ListQuery, dict(request.args.items(multi=True)), ["query"])
     users = db.session.scalars(
         select(User).order_by(User.id).limit(params.limit).offset(params.offset)).all()
     body = UserList.dump_json(UserList.validate_python(users, from_attributes=True))
