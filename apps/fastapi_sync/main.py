@@ -79,7 +79,8 @@ async def lifespan(app: FastAPI):
     engine.dispose()
 
 
-app = FastAPI(title="users", lifespan=lifespan, redirect_slashes=False)
+# Only the contract's routes: no /docs, /redoc or /openapi.json (contract/openapi.yaml is the doc).
+app = FastAPI(title="users", lifespan=lifespan, redirect_slashes=False, openapi_url=None)
 
 
 @app.exception_handler(RequestValidationError)
