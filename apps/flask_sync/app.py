@@ -28,7 +28,7 @@ class ExactRule(Rule):
             self.methods.discard("HEAD")
 
 
-app = Flask(__name__)
+app = Flask(__name__, static_folder=None)  # an API: no /static/<path> route
 app.url_rule_class = ExactRule
 app.url_map.merge_slashes = False  # "/users//1" is an unknown path, not a redirect
 app.config["SQLALCHEMY_DATABASE_URI"] = make_url(os.environ["DATABASE_URL"]).set(
