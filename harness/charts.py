@@ -62,8 +62,9 @@ def render_charts(summary, out_dir):
             ax.set_ylim(bottom=0)
             ax.set_title(f"{scenario}: {label} (median, 95% CI band)")
             ax.grid(True, alpha=0.3)
-            if ax.lines:
-                ax.legend()
+            if not ax.lines:
+                continue  # nothing measured for this metric: no empty chart
+            ax.legend()
             name = f"{_slug(scenario)}-{metric}.svg"
             _save(fig, out_dir / name)
             files.setdefault(scenario, []).append(name)

@@ -38,7 +38,7 @@ def compare(baseline_runs, current, min_effect=stats.MIN_EFFECT, alpha=stats.ALP
         else:
             row.update(_judge(_ok(base[key]), _ok(cur[key]), min_effect, alpha, min_error_delta))
         groups.append(row)
-    diff = _environment_diff([r.get("environment") or {} for r in baseline_runs],
+    diff = environment_diff([r.get("environment") or {} for r in baseline_runs],
                              current.get("environment") or {})
     counts = {}
     for g in groups:
@@ -116,8 +116,9 @@ def _delta(base, cur, min_delta, alpha):
     return out
 
 
-def _environment_diff(base_envs, cur_env):
-    """{key: {"baseline": [distinct values], "current": value}} for keys that differ."""
+def environment_diff(base_envs, cur_env):
+    """{key: {"baseline": [distinct values], "current": value}} for the ENV_KEYS and package
+    versions where any baseline environment differs from the current one."""
     def flat(env):
         out = {k: env.get(k) for k in ENV_KEYS}
         out.update({f"packages.{k}": v for k, v in (env.get("packages") or {}).items()})

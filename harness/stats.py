@@ -147,7 +147,7 @@ def summarize(cells):
 
     Failed cells are counted and their reasons kept, never averaged in. Returns a list of dicts:
     {"scenario", "app", "connections", "n_ok", "n_failed", "failures": [{"repeat", "reason"}],
-     "timeouts": total wrk timeouts, "rps"|"p50"|"p90"|"p99"|"error_rate": describe(...)}.
+     "timeouts": total wrk timeouts or None, "rps"|"p50"|"p90"|"p99"|"error_rate": describe(...)}.
     """
     out = []
     for (scenario, app, conns), group in groups(cells).items():
@@ -156,7 +156,7 @@ def summarize(cells):
         row = {"scenario": scenario, "app": app, "connections": conns,
                "n_ok": len(ok), "n_failed": len(failed),
                "failures": [{"repeat": c.get("repeat"), "reason": c.get("reason")} for c in failed],
-               "timeouts": sum(_timeouts(c) for c in ok)}
+               "timeouts": _timeouts(ok)}
         for name, read in METRICS.items():
             row[name] = describe([v for v in map(read, ok) if v is not None])
         out.append(row)
@@ -167,5 +167,8 @@ def _latency(cell, key):
     return ((cell.get("wrk") or {}).get("latency_us") or {}).get(key)
 
 
-def _timeouts(cell):
-    return ((cell.get("wrk") or {}).get("errors") or {}).get("timeout") or 0
+def _timeouts(cells):
+    """wrk timeouts summed over the cells; None when none of them recorded wrk's error counts."""
+    counts = [(c.get("wrk") or {}).get("errors") for c in cells]
+    counts = [e.get("timeout") or 0 for e in counts if isinstance(e, dict)]
+    return sum(counts) if counts else None

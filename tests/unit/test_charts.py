@@ -49,12 +49,18 @@ def test_all_failed_app_is_left_out_and_empty_summary_gives_nothing(tmp_path):
     assert charts.render_charts([], tmp_path / "empty") == {}
 
 
+def test_no_chart_for_a_metric_nothing_measured(tmp_path):
+    cells = [{"scenario": "s", "app": "a", "connections": c, "rps": 100.0} for c in (1, 2)]
+    assert charts.render_charts(stats.summarize(cells), tmp_path) == {"s": ["s-rps.svg"]}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s-rps.svg"]
+
+
 def test_history_chart_per_scenario_over_runs(tmp_path):
     first = _run()
     second = copy.deepcopy(first)
     second["run_id"] = "20261125T090000Z"
     for c in second["cells"]:
-        if c["rps"]:
+        if c.get("rps"):
             c["rps"] *= 0.8
     files = charts.render_history([first, second], tmp_path / "a")
     assert files == {"users_list": ["users_list-history.svg"],
