@@ -136,11 +136,12 @@ class _Report:
             for conns in self._levels(scenario):
                 base = self._values(scenario, BASELINE, conns)
                 cand = self._values(scenario, app, conns)
-                if base and cand:
-                    verdict = stats.compare(cand, base)["verdict"]
-                    by_verdict.setdefault(verdict, []).append(str(conns))
+                c = stats.compare(cand, base)
+                if c["ratio"] is not None:
+                    by_verdict.setdefault(c["verdict"], []).append(str(conns))
             said = [f"{v} than {BASELINE} at {_levels(levels)}"
-                    if v != "no detectable difference" else f"{v} at {_levels(levels)}"
+                    if v != "no detectable difference" else
+                    f"not detectably different at {_levels(levels)}"
                     for v, levels in by_verdict.items()]
             if said:
                 parts.append(f"`{app}` is " + "; ".join(said))
@@ -166,6 +167,8 @@ class _Report:
                 return (f"`{app}` {where}: not compared: `{name}` {self._not_measured(name, g)}.")
         c = stats.compare(self._values(scenario, app, conns), self._values(scenario, BASELINE,
                                                                            conns))
+        if c["ratio"] is None:  # a side served 0 req/s in some repeat: no ratio to speak of
+            return f"`{app}` {where}: not compared: a repeat served no requests."
         notes = self._side_notes(cand, app) + self._side_notes(base, BASELINE)
         if c["verdict"] == "no detectable difference":
             detail = [f"{c['ratio']:.2f}×"]

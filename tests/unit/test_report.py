@@ -158,3 +158,15 @@ def test_several_runs_are_pooled_with_history_and_environment_warning(tmp_path):
     assert "| 6 |" in row  # repeats of both runs pooled
     env = _section(md, "Environment")
     assert "Run `20261124T210615Z`:" in env and "fastapi 0.166.0" in env
+
+
+def test_zero_throughput_and_missing_baseline_are_not_compared(tmp_path):
+    cells = [{"scenario": "s", "app": app, "connections": 4, "status": "ok", "rps": rps}
+             for app, rps in (("flask_sync", 100.0), ("flask_sync", 110.0),
+                              ("fastapi_async", 0.0), ("fastapi_async", 0.0))]
+    cells.append({"scenario": "t", "app": "fastapi_async", "connections": 4, "rps": 5.0})
+    md = report.render([{"run_id": "r", "status": "complete", "cells": cells}], tmp_path)
+    assert "- `fastapi_async` at 4 connections: not compared: a repeat served no requests." in md
+    assert ("- `fastapi_async` at 4 connections: not compared: `flask_sync` was not run at "
+            "4 connections.") in md
+    assert "In short" not in _section(md, "Verdict")
