@@ -23,8 +23,11 @@ def compare(baseline_runs, current, min_effect=stats.MIN_EFFECT, alpha=stats.ALP
     "min_error_delta", "environment_mismatch": [keys], "environment_diff": {key: {"baseline":
     [values], "current": value}}, "counts": {status: n}, "groups": [{"scenario", "app",
     "connections", "status", "rps", "p99", "error_rate", "warnings"}]}, status one of
-    "regression", "improvement", "unchanged", "new", "missing".
+    "regression", "improvement", "unchanged", "new", "missing". The current run is left out of
+    the baseline if it is passed there too (e.g. every file of results/).
     """
+    if current.get("run_id") is not None:
+        baseline_runs = [r for r in baseline_runs if r.get("run_id") != current["run_id"]]
     base = stats.groups([c for run in baseline_runs for c in run.get("cells") or []])
     cur = stats.groups(current.get("cells") or [])
     groups = []

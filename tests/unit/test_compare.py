@@ -75,6 +75,13 @@ def test_error_rate_rise_is_judged_in_absolute_points():
     assert abs(group["error_rate"]["change"] - 0.021) < 1e-9
 
 
+def test_the_current_run_is_not_its_own_baseline():
+    baseline, current = _history(9, rps=800.0)
+    result = compare.compare([*baseline, current], current)
+    assert result["baseline_runs"] == ["base0", "base1", "base2", "base3", "base4"]
+    assert result["groups"][0]["rps"]["n_baseline"] == 15
+
+
 def test_a_single_current_repeat_gives_no_verdict():
     rng = random.Random(5)
     baseline = [_run(f"base{i}", rng) for i in range(5)]
