@@ -430,7 +430,7 @@ class _Report:
                 for r in per_run:
                     g = r.get((app, conns))
                     cells.append("–" if g is None or g["rps"]["median"] is None else
-                                 f"{g['rps']['median']:.0f} req/s, p99 {_ms(g['p99']['median'])}")
+                                 f"{g['rps']['median']:.0f} req/s, p99 {_ms(g['p99']['median'])} ms")
                 lines.append(f"| `{app}` | {conns} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 

@@ -151,7 +151,7 @@ def test_several_runs_are_pooled_with_history_and_environment_warning(tmp_path):
     history = _section(md, "History")
     assert "![users_list: medians over runs](users_list-history.svg)" in history
     assert (tmp_path / "users_list-history.svg").is_file()
-    assert "| `flask_sync` | 1 | 822 req/s, p99 4.6 | 740 req/s, p99 4.6 |" in history
+    assert "| `flask_sync` | 1 | 822 req/s, p99 4.6 ms | 740 req/s, p99 4.6 ms |" in history
     assert "repeat 2 (run 20261125T090000Z): not measured" in _section(md, "Failures")
     row = next(line for line in _section(md, "users_list").splitlines()
                if line.startswith("| `flask_sync` | 1 |"))
