@@ -429,8 +429,11 @@ class _Report:
                 cells = []
                 for r in per_run:
                     g = r.get((app, conns))
-                    cells.append("–" if g is None or g["rps"]["median"] is None else
-                                 f"{g['rps']['median']:.0f} req/s, p99 {_ms(g['p99']['median'])} ms")
+                    if g is None or g["rps"]["median"] is None:
+                        cells.append("–")
+                    else:
+                        p99 = _ms(g["p99"]["median"])
+                        cells.append(f"{g['rps']['median']:.0f} req/s, p99 {p99} ms")
                 lines.append(f"| `{app}` | {conns} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
