@@ -271,6 +271,9 @@ class _Parser:
         values.update(defaults)
         values.update({k: self.value(k, v, f"{where}.{k}") for k, v in item.items()
                        if k in DEFAULT_KEYS})
+        # Own copies: scenarios sharing the defaults must not share mutable dicts.
+        values["env"] = dict(values["env"])
+        values["app_env"] = {app: dict(env) for app, env in values["app_env"].items()}
         if not values["apps"]:
             self.fail(f"{where}.apps", "no apps are known; list some in apps or targets")
         return Scenario(name=name, description=description,
