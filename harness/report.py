@@ -360,14 +360,15 @@ class _Report:
             ceiling = ((run.get("ceilings") or {}).get(scenario)) or ceiling
         if not ceiling:
             return []
-        pg = ceiling.get("pgbench_tps")
-        ref = {int(k): v for k, v in (ceiling.get("reference_rps") or {}).items()}
+        pg = _by_level(ceiling.get("pgbench_tps"))
+        ref = _by_level(ceiling.get("reference_rps"))
         lines = ["", f"### Ceilings: {scenario}", ""]
         if pg:
-            lines.append(f"- pgbench running the same query: {pg:.0f} transactions/s.")
+            levels = ", ".join(f"{v:.0f} tps at {_conns(k)}" for k, v in sorted(pg.items()) if v)
+            lines.append(f"- PostgreSQL running the same query (pgbench): {levels}.")
         if ref:
             levels = ", ".join(f"{v:.0f} req/s at {_conns(k)}" for k, v in sorted(ref.items()))
-            lines.append(f"- Reference service (no ORM): {levels}.")
+            lines.append(f"- Reference service (raw ASGI + asyncpg, no ORM): {levels}.")
         lines += ["", "| app | conns | req/s | % of pgbench | % of reference |",
                   "|---|---:|---:|---:|---:|"]
         for app in self.apps:
@@ -377,7 +378,7 @@ class _Report:
                     continue
                 rps = g["rps"]["median"]
                 lines.append(f"| `{app}` | {conns} | {rps:.0f} | "
-                             f"{_pct(rps / pg if pg else None, 1)} | "
+                             f"{_pct(rps / pg[conns] if pg.get(conns) else None, 1)} | "
                              f"{_pct(rps / ref[conns] if ref.get(conns) else None, 1)} |")
         return lines
 
@@ -626,3 +627,10 @@ def _num(x):
     if x is None:
         return "–"
     return f"{x:.0f}" if float(x).is_integer() else f"{x:.1f}"
+
+
+def _by_level(values):
+    """{connections: value} from a stored mapping (JSON keys are strings) or a single number."""
+    if isinstance(values, dict):
+        return {int(k): v for k, v in values.items() if v is not None}
+    return {}

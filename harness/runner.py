@@ -4,6 +4,7 @@ A cell is scenario × app × connections × repeat. Before it the dataset is res
 checked with the scenario's own request, and a warmup runs at the cell's concurrency.
 """
 
+import os
 import re
 import time
 from contextlib import ExitStack
@@ -144,27 +145,36 @@ def measure(cell, apps, url, rows, work):
         return _judged(result, scenario)
     target = running.base_url + scenario.request.path
     scripts = work / "wrk"
-    if scenario.warmup > 0:
-        wrk.run(target, scenario.request, cell.connections, scenario.threads, scenario.warmup,
-                scenario.timeout, scripts)
     offset = running.log_offset()
     pid = running.process.pid if running.process is not None else None
-    with Sampler(pid, url, urlsplit(url).port or 5432) as sampler:
-        summary = wrk.run(target, scenario.request, cell.connections, scenario.threads,
-                          scenario.duration, scenario.timeout, scripts)
+    try:
+        if scenario.warmup > 0:
+            wrk.run(target, scenario.request, cell.connections, scenario.threads,
+                    scenario.warmup, scenario.timeout, scripts)
+        offset = running.log_offset()
+        with Sampler(pid, url, urlsplit(url).port or 5432) as sampler:
+            summary = wrk.run(target, scenario.request, cell.connections, scenario.threads,
+                              scenario.duration, scenario.timeout, scripts)
+    except wrk.WrkError as exc:
+        result["reason"] = f"wrk failed: {exc}"
+        result["log"] = _log(running, offset, work, cell)
+        return _judged(result, scenario)
     result.update(status="ok", wrk=summary, **metrics(summary))
-    result["samples"] = sampler.summary(environment.os.cpu_count() or 1)
+    result["samples"] = sampler.summary(os.cpu_count() or 1)
     result["log"] = _log(running, offset, work, cell)
     return _judged(result, scenario)
 
 
 def metrics(summary):
+    """req/s and the error rate. wrk counts an answer that came after --timeout both in
+    `requests` and in `errors.timeout`, and one that never came only in `errors.timeout`: so the
+    rate is errors over (answers + failed connects), capped at 1."""
     seconds = summary["duration_us"] / 1e6 or 1.0
     errors = summary["errors"]
     failed = sum(errors.values())
-    attempts = summary["requests"] + errors.get("timeout", 0) + errors.get("connect", 0)
+    attempts = summary["requests"] + errors.get("connect", 0)
     return {"rps": round(summary["requests"] / seconds, 2),
-            "error_rate": round(failed / attempts, 6) if attempts else 1.0}
+            "error_rate": round(min(1.0, failed / attempts), 6) if attempts else 1.0}
 
 
 def _log(running, offset, work, cell):
@@ -189,6 +199,10 @@ def describe(result):
         return f"FAILED ({result['reason']})"
     lat = result["wrk"]["latency_us"]
     flags = [t["expr"] for t in result["thresholds"] if not t["ok"]]
-    text = (f"{result['rps']:.0f} req/s, p50 {lat['p50'] / 1000:.1f} ms, "
-            f"p99 {lat['p99'] / 1000:.1f} ms, errors {result['error_rate']:.1%}")
+
+    def ms(us):
+        return "–" if us is None else f"{us / 1000:.1f} ms"
+
+    text = (f"{result['rps']:.0f} req/s, p50 {ms(lat['p50'])}, p99 {ms(lat['p99'])}, "
+            f"errors {result['error_rate']:.1%}")
     return text + (f"; threshold failed: {', '.join(flags)}" if flags else "")

@@ -66,7 +66,7 @@ def test_verdict_breaking_points_and_evidence(tmp_path):
     assert "| 2 of 3 |" in row and "few repeats; 1 failed (see Failures)" in row
     assert "| 9 / 0 / 21 | pool_timeout ×4 |" in users
     assert "`fastapi_sync` at 48 connections, pool_timeout: `sqlalchemy.exc.TimeoutError:" in users
-    assert "| `flask_sync` | 12 | 1618 | 3.3% | 34.0% |" in users  # % of pgbench, of reference
+    assert "| `flask_sync` | 12 | 1618 | 3.6% | 34.0% |" in users  # % of pgbench, of reference
     assert "### Ceilings" not in _section(md, "user_create")
 
 
