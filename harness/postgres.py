@@ -128,6 +128,8 @@ def embedded(log_dir=None):
         args = [os.path.join(bindir, "postgres"), "-D", datadir, "-p", str(port), "-k", sockdir]
         for key, value in SERVER_SETTINGS.items():
             args += ["-c", f"{key}={value}"]
+        if log_dir:
+            os.makedirs(log_dir, exist_ok=True)
         log_path = os.path.join(log_dir or root, "postgres.log")
         proc = procs.start(args, log_path=log_path, user=run_as)
         _wait_ready(bindir, port, proc, log_path)

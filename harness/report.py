@@ -27,7 +27,7 @@ freshly reset dataset; repeats of the apps are interleaved so that drift on the 
 over every app.
 - Tables show the median of the repeats. Its 95% CI is distribution-free (order statistics) from \
 6 repeats up; with 2–5 repeats no pair of order statistics reaches 95%, so the CI is Student's t \
-around the mean; one repeat has no CI.
+on the logarithms (it stays positive); one repeat has no CI.
 - CV is the repeats' standard deviation over their mean; from {noisy:.0%} up a result is marked \
 noisy. Fewer than {few} repeats are marked "few repeats".
 - Comparisons use the ratio of geometric means, with a 95% CI and p-value from Welch's t-test on \

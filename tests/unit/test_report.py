@@ -118,7 +118,7 @@ def test_minimal_results_degrade_gracefully(tmp_path):
     assert "No failed cells.\n" in md
     assert "## Environment\n\nNot recorded." in md
     assert "## Settings" not in md
-    assert ("| `fastapi_async` | 8 | 3 | 2000 (1901–2099) | 2.0% | 2.00× (1.91–2.09) "
+    assert ("| `fastapi_async` | 8 | 3 | 2000 (1903–2102) | 2.0% | 2.00× (1.91–2.09) "
             "| – | – | – | – | – |  |") in md
     assert re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md) == ["s-rps.svg"]  # no empty p99 chart
     empty = report.render([{"run_id": "r0", "status": "complete", "cells": []}], tmp_path / "e")

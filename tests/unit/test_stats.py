@@ -10,15 +10,23 @@ from harness import stats
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "results" / "run-small.json"
 
 
-def test_describe_small_n_uses_student_t_around_the_mean():
-    d = stats.describe([1.0, 2.0, 3.0])
-    assert (d["n"], d["median"], d["mean"]) == (3, 2.0, 2.0)
-    half = 4.302652729911275 / math.sqrt(3)  # t(0.975, df=2) * sd(=1) / sqrt(n)
-    assert d["ci_low"] == pytest.approx(2 - half)
-    assert d["ci_high"] == pytest.approx(2 + half)
-    assert d["ci_method"] == "t"
-    assert d["cv"] == pytest.approx(0.5)
+def test_describe_small_n_uses_student_t_on_the_logs_of_positive_values():
+    d = stats.describe([1.0, 2.0, 4.0])
+    assert (d["n"], d["median"]) == (3, 2.0)
+    half = 4.302652729911275 * math.log(2) / math.sqrt(3)  # t(0.975, df=2) * sd(logs) / sqrt(n)
+    assert d["ci_low"] == pytest.approx(2 * math.exp(-half))
+    assert d["ci_high"] == pytest.approx(2 * math.exp(half))
+    assert d["ci_method"] == "t-log"
     assert d["warnings"] == ["noisy"]
+    assert stats.describe([300.0, 330.0])["ci_low"] > 0  # never a negative req/s
+
+
+def test_describe_small_n_with_zeros_uses_student_t_around_the_mean():
+    d = stats.describe([0.0, 1.0, 2.0])
+    half = 4.302652729911275 / math.sqrt(3)  # t(0.975, df=2) * sd(=1) / sqrt(n)
+    assert d["ci_low"] == pytest.approx(1 - half)
+    assert d["ci_high"] == pytest.approx(1 + half)
+    assert d["ci_method"] == "t"
 
 
 def test_describe_n_6_and_more_uses_order_statistics_of_the_median():
