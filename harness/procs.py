@@ -29,32 +29,36 @@ def start(cmd, *, cwd=None, env=None, log_path=None, user=None):
     return proc
 
 
-def stop(proc, timeout=10.0, sig=signal.SIGTERM):
-    """Signal the whole process group, wait for every member, SIGKILL what is left."""
-    pgid = proc.pid  # start_new_session makes the leader's pid the group id
+def stop(*processes, timeout=10.0, sig=signal.SIGTERM):
+    """Signal each whole process group, wait for every member, SIGKILL what is left."""
+    for proc in processes:
+        _signal(proc.pid, sig)  # start_new_session makes the leader's pid the group id
+    deadline = time.monotonic() + timeout
+    # uvicorn/gunicorn workers outlive their master by a moment: wait for the whole group.
+    while time.monotonic() < deadline and any(_group_alive(p.pid) for p in processes):
+        for proc in processes:
+            proc.poll()
+        time.sleep(0.05)
+    for proc in processes:
+        if _group_alive(proc.pid):
+            _signal(proc.pid, signal.SIGKILL)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        _started.pop(proc.pid, None)
+
+
+def _signal(pgid, sig):
     try:
         os.killpg(pgid, sig)
     except ProcessLookupError:
         pass
-    deadline = time.monotonic() + timeout
-    # uvicorn/gunicorn workers outlive their master by a moment: wait for the whole group.
-    while time.monotonic() < deadline and _group_alive(pgid):
-        proc.poll()
-        time.sleep(0.05)
-    if _group_alive(pgid):
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
-    _started.pop(proc.pid, None)
 
 
 def stop_all():
-    for proc in list(_started.values()):
+    """Whatever is still running (after an error or a signal): the newest first."""
+    for proc in reversed(list(_started.values())):
         stop(proc, timeout=5)
 
 

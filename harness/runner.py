@@ -28,38 +28,51 @@ class AppSet:
 
     def __enter__(self):
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for name in self.scenario.apps:
-            self._start(name)
+        # Launch every app first, then wait: start-ups overlap instead of adding up.
+        try:
+            for name in self.scenario.apps:
+                self._launch(name)
+            for name, running in list(self.running.items()):
+                self._verify(name, running)
+            dataset.reset(self.database_url, self._rows())
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc):
-        for running in self.running.values():
-            services.stop(running)
+        services.stop(*self.running.values())
 
-    def _start(self, name):
+    def _entry(self, name):
         service = self.found[name]
-        entry = self.run["apps"].setdefault(name, {
+        return self.run["apps"].setdefault(name, {
             "description": service.description, "server": service.server_version(),
             "command": list(service.command), "external": name in self.targets,
             "verification": {"ok": True, "failures": []},
         })
+
+    def _launch(self, name):
+        service = self.found[name]
+        self._entry(name)
+        if name in self.targets:
+            self.running[name] = services.Running(
+                service, self.targets[name].rstrip("/"), {"external": "settings unknown"},
+                None, None)
+            return
+        overrides = (self.scenario.env, self.scenario.app_env.get(name, {}))
+        log = self.log_dir / f"{self.scenario.name}-{name}.log"
+        self.running[name] = services.launch(service, self.database_url, postgres.free_port(),
+                                             str(log), overrides)
+
+    def _verify(self, name, running):
+        entry = self._entry(name)
         try:
-            if name in self.targets:
-                running = services.Running(service, self.targets[name].rstrip("/"),
-                                           {"external": "settings unknown"}, None, None)
-                services.wait_healthy(running, timeout=10)
-            else:
-                overrides = (self.scenario.env, self.scenario.app_env.get(name, {}))
-                log = self.log_dir / f"{self.scenario.name}-{name}.log"
-                running = services.start(service, self.database_url, postgres.free_port(),
-                                         str(log), overrides)
+            services.wait_healthy(running, timeout=10 if running.process is None else 60)
         except RuntimeError as exc:
             self.problems[name] = f"did not start: {exc}"
             entry["verification"] = {"ok": False, "failures": [self.problems[name]]}
             return
-        self.running[name] = running
         failures = verify.contract(running.base_url)
-        dataset.reset(self.database_url, self._rows())
         if failures:
             self.problems[name] = "failed contract verification: " + "; ".join(failures[:3])
             entry["verification"] = {"ok": False, "failures": failures}

@@ -65,14 +65,18 @@ class Sampler:
             return []
 
     def _cpu(self, processes, prime=False):
-        total = 0.0
+        """Summed CPU % since the last sample; None until every process has a first reading."""
+        total, fresh = 0.0, False
         for proc in processes:
-            cached = self._procs.setdefault(proc.pid, proc)  # cpu_percent needs the same object
+            cached = self._procs.get(proc.pid)
+            if cached is None:  # cpu_percent measures between two calls on the same object
+                cached = self._procs[proc.pid] = proc
+                fresh = True
             try:
                 total += cached.cpu_percent(None)
             except psutil.Error:
                 pass
-        return None if prime else total
+        return None if prime or fresh else total
 
     def _sample(self):
         tree = self._tree()
@@ -85,9 +89,9 @@ class Sampler:
         wrk = self._wrk()
         return {
             "t": round(time.monotonic() - self._t0, 2),
-            "app_cpu_pct": round(self._cpu(tree), 1),
+            "app_cpu_pct": _round(self._cpu(tree)),
             "app_rss_mb": round(rss / 2**20, 1),
-            "wrk_cpu_pct": round(self._cpu(wrk), 1) if wrk else None,
+            "wrk_cpu_pct": _round(self._cpu(wrk)) if wrk else None,
             "wrk_threads": sum(p.num_threads() for p in wrk) if wrk else None,
             **self._pg(tree),
         }
@@ -128,3 +132,7 @@ class Sampler:
         out["profile_columns"] = ["t", "app_cpu_pct", "app_rss_mb", "wrk_cpu_pct", "pg_active",
                                   "pg_idle", "pg_idle_in_transaction"]
         return out
+
+
+def _round(value):
+    return None if value is None else round(value, 1)

@@ -16,11 +16,16 @@ def serve(app_names, database_url=None, rows=dataset.DEFAULT_ROWS, out=print):
         url = stack.enter_context(postgres.database(database_url, log_dir=log_dir))
         dataset.prepare(url, rows)
         out(f"database   {postgres.redact(url)}  ({rows} users seeded)")
+        launched = []
         for name in app_names:
             service = found[name]
-            log_path = os.path.join(log_dir, f"{name}.log")
-            running = services.start(service, url, service.port, log_path)
-            stack.callback(services.stop, running)
-            out(f"{name:<14} {running.base_url}  ({service.server_version()}; log {log_path})")
+            running = services.launch(service, url, service.port,
+                                      os.path.join(log_dir, f"{name}.log"))
+            launched.append(running)
+        stack.callback(services.stop, *launched)
+        for running in launched:
+            services.wait_healthy(running, timeout=60)
+            out(f"{running.service.name:<14} {running.base_url}  "
+                f"({running.service.server_version()}; log {running.log_path})")
         out("ready: Ctrl-C stops everything")
         signal.pause()

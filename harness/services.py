@@ -91,26 +91,31 @@ class Running:
             return ""
 
 
-def start(service, database_url, port, log_path, overrides=(), ready_timeout=60.0):
-    """Start one app with its resolved settings and wait for GET /health to answer 200."""
+def launch(service, database_url, port, log_path, overrides=()):
+    """Start one app with its resolved settings; returns at once (see wait_healthy)."""
     values = settings.resolve(service.knobs, *overrides)
     env = {k: v for k, v in os.environ.items() if k not in settings.DEFAULTS}
     env.update(values)
     env["DATABASE_URL"] = database_url
     env["PYTHONUNBUFFERED"] = "1"
     proc = procs.start(service.argv(port), cwd=service.directory, env=env, log_path=log_path)
-    running = Running(service, f"http://{HOST}:{port}", values, proc, log_path)
+    return Running(service, f"http://{HOST}:{port}", values, proc, log_path)
+
+
+def start(service, database_url, port, log_path, overrides=(), ready_timeout=60.0):
+    """Start one app and wait for GET /health to answer 200."""
+    running = launch(service, database_url, port, log_path, overrides)
     try:
         wait_healthy(running, ready_timeout)
     except BaseException:
-        procs.stop(proc)
+        stop(running)
         raise
     return running
 
 
-def stop(running):
-    if running.process is not None:
-        procs.stop(running.process, timeout=15)
+def stop(*running):
+    """Stop apps together: their graceful shutdowns overlap instead of adding up."""
+    procs.stop(*[r.process for r in running if r.process is not None], timeout=15)
 
 
 def wait_healthy(running, timeout):
