@@ -47,7 +47,7 @@ def pgbench(url, sql, connections, threads, seconds):
                "-j", str(threads), "-T", str(max(1, round(seconds))), "-f", script.name,
                parts.path.lstrip("/") or "postgres"]
         out = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                             timeout=seconds + 60)
+                             timeout=seconds + 60, check=False)
     match = re.search(r"tps = ([\d.]+)", out.stdout)
     return round(float(match.group(1)), 1) if match else None
 

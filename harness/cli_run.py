@@ -39,6 +39,13 @@ def add_commands(sub):
     p.add_argument("--json", dest="json_out", help="also write the comparison as JSON")
     p.add_argument("--min-effect", type=float, default=0.05,
                    help="smallest change that counts, as a fraction (default 0.05)")
+    p.add_argument("--confirm", metavar="SCENARIO_FILE",
+                   help="re-measure each flagged cell with this scenario file; only regressions "
+                   "seen again count")
+    p.add_argument("--database-url", help="with --confirm: the PostgreSQL to measure against")
+    p.add_argument("--out", default=None,
+                   help="with --confirm: where the re-measurement goes (default: a temporary "
+                   "directory)")
     p.set_defaults(func=cmd_compare)
 
 
@@ -143,6 +150,11 @@ def cmd_compare(args):
     if not baseline:
         raise errors.UsageError(f"{args.baseline}: holds no run other than the current one")
     outcome = compare.compare(baseline, current, min_effect=args.min_effect)
+    flagged = compare.candidates(outcome)
+    if flagged and args.confirm:
+        recheck = remeasure(args.confirm, flagged, args.database_url, args.out)
+        outcome = compare.confirm(outcome, compare.compare(baseline, recheck,
+                                                           min_effect=args.min_effect))
     text = compare.render_markdown(outcome)
     print(text)
     if args.markdown:
@@ -150,3 +162,33 @@ def cmd_compare(args):
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(outcome, indent=1) + "\n")
     return errors.EXIT_REGRESSION if compare.candidates(outcome) else errors.EXIT_OK
+
+
+def remeasure(scenario_file, flagged, database_url, out_dir):
+    """Run again only the flagged (scenario, app, connections) cells of `scenario_file`."""
+    import dataclasses
+    import tempfile
+
+    from . import runner, scenarios, services
+
+    sf = scenarios.load(scenario_file, set(services.discover()))
+    wanted = {}
+    for g in flagged:
+        wanted.setdefault(g["scenario"], {}).setdefault(g["app"], set()).add(g["connections"])
+    picked = []
+    for s in sf.scenarios:
+        if s.name in wanted:
+            apps = tuple(a for a in s.apps if a in wanted[s.name])
+            levels = set().union(*wanted[s.name].values())
+            conns = tuple(c for c in s.connections if c in levels)
+            if apps and conns:
+                picked.append(dataclasses.replace(s, apps=apps, connections=conns))
+    if not picked:
+        raise errors.UsageError(f"{scenario_file}: holds none of the flagged scenarios "
+                                f"({', '.join(sorted(wanted))})")
+    out = out_dir or tempfile.mkdtemp(prefix="harness-confirm-")
+    print(f"re-measuring {len(flagged)} flagged group(s) into {out}", file=sys.stderr)
+    run, _ = runner.execute(dataclasses.replace(sf, scenarios=tuple(picked)),
+                            ["compare", "--confirm", scenario_file], out, database_url,
+                            with_ceilings=False)
+    return run

@@ -59,6 +59,24 @@ def candidates(result):
             for g in result["groups"] if g["status"] == "regression"]
 
 
+def confirm(result, recheck):
+    """Keep as regressions only the groups that `recheck` (a comparison of a re-measurement
+    against the same baseline) flags again; the others become "unconfirmed"."""
+    again = {_key(g) for g in candidates(recheck)}
+    counts = {}
+    for g in result["groups"]:
+        if g["status"] == "regression" and _key(g) not in again:
+            g["status"] = "unconfirmed"
+        counts[g["status"]] = counts.get(g["status"], 0) + 1
+    result["counts"] = counts
+    result["confirmation_run"] = recheck["current_run"]
+    return result
+
+
+def _key(g):
+    return g["scenario"], g["app"], g["connections"]
+
+
 def _ok(cells):
     return [c for c in cells if c.get("status", "ok") == "ok"]
 
@@ -151,7 +169,7 @@ def _mean(xs):
 
 # -- Markdown ---------------------------------------------------------------------------------
 
-STATUS_ORDER = ("regression", "improvement", "unchanged", "new", "missing")
+STATUS_ORDER = ("regression", "unconfirmed", "improvement", "unchanged", "new", "missing")
 
 
 def render_markdown(result):
@@ -168,6 +186,9 @@ def render_markdown(result):
         for k, v in result["environment_diff"].items():
             lines.append(f"| {k} | {', '.join(map(str, v['baseline']))} | {v['current']} |")
         lines.append("")
+    if result.get("confirmation_run"):
+        lines += [(f"Every regression was re-measured (run `{result['confirmation_run']}`); "
+                   "one not seen again is marked unconfirmed and does not fail the check."), ""]
     counts = result["counts"]
     lines.append(", ".join(f"{counts.get(s, 0)} {s}" for s in STATUS_ORDER) + ".")
     rule = (f"A change counts only when it is at least {result['min_effect']:.0%} (error rate: "

@@ -39,7 +39,7 @@ def package_version(name):
 def cpu_model():
     try:
         text = Path("/proc/cpuinfo").read_text()
-        match = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
+        match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
         if match:
             return match.group(1).strip()
     except OSError:
@@ -50,7 +50,7 @@ def cpu_model():
 def memory_gib():
     try:
         text = Path("/proc/meminfo").read_text()
-        kib = int(re.search(r"^MemTotal:\s+(\d+)", text, re.M).group(1))
+        kib = int(re.search(r"^MemTotal:\s+(\d+)", text, re.MULTILINE).group(1))
         return round(kib / 2**20, 1)
     except (OSError, AttributeError):
         return None
@@ -59,7 +59,7 @@ def memory_gib():
 def os_name():
     try:
         text = Path("/etc/os-release").read_text()
-        match = re.search(r'^PRETTY_NAME="?([^"\n]+)"?', text, re.M)
+        match = re.search(r'^PRETTY_NAME="?([^"\n]+)"?', text, re.MULTILINE)
         if match:
             return match.group(1)
     except OSError:
@@ -69,7 +69,7 @@ def os_name():
 
 def wrk_version():
     try:
-        out = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=5)
+        out = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     match = re.search(r"wrk\s+\S*?(\d+\.\d+\.\d+)", out.stdout + out.stderr)
@@ -82,7 +82,7 @@ def git_state():
     def git(*args):
         try:
             out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
-                                 timeout=5)
+                                 timeout=5, check=False)
             return out.stdout.strip() if out.returncode == 0 else None
         except (OSError, subprocess.SubprocessError):
             return None

@@ -68,7 +68,7 @@ def version(bindir=None):
     try:
         bindir = bindir or find_bindir()
         out = subprocess.run([os.path.join(bindir, "postgres"), "--version"],
-                             capture_output=True, text=True, timeout=10).stdout
+                             capture_output=True, text=True, timeout=10, check=False).stdout
         match = re.search(r"\d+(?:\.\d+)+", out)
         return match.group(0) if match else None
     except (MissingTool, OSError, subprocess.SubprocessError):
@@ -120,8 +120,7 @@ def embedded(log_dir=None):
         init = subprocess.run(
             [os.path.join(bindir, "initdb"), "-D", datadir, "-U", DB_USER, "-A", "trust",
              "-E", "UTF8", "--locale=C", "--no-sync"],
-            capture_output=True, text=True, user=run_as, timeout=120,
-        )
+            capture_output=True, text=True, user=run_as, timeout=120, check=False)
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed: {init.stderr.strip()[-500:]}")
         port = free_port()
@@ -152,7 +151,7 @@ def _wait_ready(bindir, port, proc, log_path, timeout=30.0):
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 pass
             ready = subprocess.run([os.path.join(bindir, "pg_isready"), "-h", "127.0.0.1",
-                                    "-p", str(port), "-U", DB_USER], capture_output=True)
+                                    "-p", str(port), "-U", DB_USER], capture_output=True, check=False)
             if ready.returncode == 0:
                 return
         except OSError:

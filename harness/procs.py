@@ -16,7 +16,8 @@ _started: dict[int, subprocess.Popen] = {}
 
 def start(cmd, *, cwd=None, env=None, log_path=None, user=None):
     """Start `cmd` in a new session (its own process group); output goes to `log_path`."""
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    # The child keeps its own copy of the descriptor; ours is closed right after the fork.
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     try:
         proc = subprocess.Popen(
             cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,

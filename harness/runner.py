@@ -11,8 +11,20 @@ from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import (applog, ceilings, dataset, environment, plan, postgres, results, scenarios, services,
-               thresholds, verify, wrk)
+from . import (
+    applog,
+    ceilings,
+    dataset,
+    environment,
+    plan,
+    postgres,
+    results,
+    scenarios,
+    services,
+    thresholds,
+    verify,
+    wrk,
+)
 from .errors import Interrupted
 from .progress import Progress
 from .sampler import Sampler

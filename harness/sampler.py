@@ -48,8 +48,8 @@ class Sampler:
         while not self._stop.wait(self.interval):
             try:
                 self.rows.append(self._sample())
-            except Exception:  # a process vanished mid-sample: skip the point
-                continue
+            except (psutil.Error, psycopg2.Error, OSError):
+                continue  # a process vanished or the query failed mid-sample: skip the point
 
     def _tree(self):
         try:

@@ -22,9 +22,9 @@ MAX_ID = 2**63 - 1  # the id column is a PostgreSQL bigint
 
 engine = create_async_engine(
     make_url(os.environ["DATABASE_URL"]).set(drivername="postgresql+asyncpg"),
-    pool_size=int(os.environ.get("POOL_SIZE", 5)),
-    max_overflow=int(os.environ.get("MAX_OVERFLOW", 10)),
-    pool_timeout=float(os.environ.get("POOL_TIMEOUT", 30)),
+    pool_size=int(os.environ.get("POOL_SIZE", "5")),
+    max_overflow=int(os.environ.get("MAX_OVERFLOW", "10")),
+    pool_timeout=float(os.environ.get("POOL_TIMEOUT", "30")),
 )
 SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
 
@@ -75,7 +75,7 @@ class UserOut(BaseModel):
 async def lifespan(app: FastAPI):
     # FastAPI runs sync code on AnyIO's thread limiter; size it like the other apps' settings.
     to_thread.current_default_thread_limiter().total_tokens = int(
-        os.environ.get("THREADPOOL_SIZE", 40))
+        os.environ.get("THREADPOOL_SIZE", "40"))
     yield
     await engine.dispose()
 

@@ -21,9 +21,9 @@ MAX_ID = 2**63 - 1  # the id column is a PostgreSQL bigint
 
 engine = create_engine(
     make_url(os.environ["DATABASE_URL"]).set(drivername="postgresql+psycopg2"),
-    pool_size=int(os.environ.get("POOL_SIZE", 5)),
-    max_overflow=int(os.environ.get("MAX_OVERFLOW", 10)),
-    pool_timeout=float(os.environ.get("POOL_TIMEOUT", 30)),
+    pool_size=int(os.environ.get("POOL_SIZE", "5")),
+    max_overflow=int(os.environ.get("MAX_OVERFLOW", "10")),
+    pool_timeout=float(os.environ.get("POOL_TIMEOUT", "30")),
 )
 SessionLocal = sessionmaker(engine, expire_on_commit=False)
 
@@ -74,7 +74,7 @@ class UserOut(BaseModel):
 async def lifespan(app: FastAPI):
     # def endpoints and dependencies run on AnyIO's thread limiter (default 40 threads).
     to_thread.current_default_thread_limiter().total_tokens = int(
-        os.environ.get("THREADPOOL_SIZE", 40))
+        os.environ.get("THREADPOOL_SIZE", "40"))
     yield
     engine.dispose()
 

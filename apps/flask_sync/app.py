@@ -34,9 +34,9 @@ app.url_map.merge_slashes = False  # "/users//1" is an unknown path, not a redir
 app.config["SQLALCHEMY_DATABASE_URI"] = make_url(os.environ["DATABASE_URL"]).set(
     drivername="postgresql+psycopg2")
 app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-    "pool_size": int(os.environ.get("POOL_SIZE", 5)),
-    "max_overflow": int(os.environ.get("MAX_OVERFLOW", 10)),
-    "pool_timeout": float(os.environ.get("POOL_TIMEOUT", 30)),
+    "pool_size": int(os.environ.get("POOL_SIZE", "5")),
+    "max_overflow": int(os.environ.get("MAX_OVERFLOW", "10")),
+    "pool_timeout": float(os.environ.get("POOL_TIMEOUT", "30")),
 }
 app.json.sort_keys = False  # keep the field order of the response models
 db = SQLAlchemy(app)

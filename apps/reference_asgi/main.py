@@ -32,7 +32,7 @@ async def lifespan(receive, send):
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            size = int(os.environ.get("POOL_SIZE", 5)) + int(os.environ.get("MAX_OVERFLOW", 10))
+            size = int(os.environ.get("POOL_SIZE", "5")) + int(os.environ.get("MAX_OVERFLOW", "10"))
             pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=size)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":

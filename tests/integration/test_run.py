@@ -21,7 +21,7 @@ TINY = ROOT / "tests" / "fixtures" / "scenarios" / "tiny.yaml"
 
 def harness(*args, env=None, **kw):
     return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL, **kw)
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, **kw, check=False)
 
 
 def pg_dirs():
@@ -37,9 +37,9 @@ def only_run(out):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    before = pg_dirs()
+    dirs, t0 = pg_dirs(), time.time()
     proc = harness("run", str(TINY), "--out", str(out), timeout=600)
-    return proc, out, before
+    return proc, out, (dirs, t0, time.time())
 
 
 def test_run_writes_results_json_for_every_cell(tiny_run):
@@ -98,10 +98,20 @@ def test_run_writes_a_report_that_report_regenerates(tiny_run, tmp_path):
 
 
 def test_run_leaves_no_process_or_data_directory(tiny_run):
-    _, _, before = tiny_run
-    assert pg_dirs() <= before
-    assert not [p for p in psutil.Process().children(recursive=True)
-                if p.name() in ("wrk", "postgres") or "uvicorn" in " ".join(p.cmdline())]
+    _, _, (dirs, t0, t1) = tiny_run
+    assert pg_dirs() <= dirs
+    # What the run started (servers, wrk, postgres, pgbench) would have been reparented away
+    # from us: look machine-wide for such processes born during the run.
+    def started_by_run(p):
+        if not t0 <= p.info["create_time"] <= t1 or p.info["status"] == psutil.STATUS_ZOMBIE:
+            return False
+        cmd = " ".join(p.info["cmdline"] or [])
+        return (p.info["name"] in ("wrk", "postgres", "pgbench")
+                or "uvicorn" in cmd or "gunicorn" in cmd or "harness" in cmd)
+
+    leftovers = [p for p in psutil.process_iter(["create_time", "cmdline", "status", "name"])
+                 if started_by_run(p)]
+    assert not leftovers, [p.info["cmdline"] for p in leftovers]
 
 
 def test_sigterm_stops_everything_and_keeps_completed_cells(tmp_path):

@@ -131,7 +131,23 @@ def test_result_is_json_and_markdown_shows_each_group():
     md = compare.render_markdown(result)
     assert md.startswith("# Regression check: `head`\n")
     assert "Baseline: 5 run(s), `base0`, `base1`, `base2`, `base3`, `base4`, repeats pooled." in md
-    assert "1 regression, 0 improvement, 0 unchanged, 0 new, 0 missing." in md
+    assert "1 regression, 0 unconfirmed, 0 improvement, 0 unchanged, 0 new, 0 missing." in md
     row = next(line for line in md.splitlines() if line.startswith("| users_list"))
     assert "| **regression** |" in row
     assert "→" in row and "**-2" in row  # the worse change is bold
+
+
+def test_a_regression_not_seen_again_on_re_measurement_is_unconfirmed():
+    rng = random.Random(7)
+    baseline = [_run(f"base{i}", rng) for i in range(5)]
+    result = compare.compare(baseline, _run("head", rng, rps=800.0))
+    assert compare.candidates(result)
+    fluke = compare.confirm(copy.deepcopy(result),
+                            compare.compare(baseline, _run("again", rng, rps=1000.0)))
+    assert [g["status"] for g in fluke["groups"]] == ["unconfirmed"]
+    assert compare.candidates(fluke) == [] and fluke["confirmation_run"] == "again"
+    assert "unconfirmed" in compare.render_markdown(fluke)
+    real = compare.confirm(copy.deepcopy(result),
+                           compare.compare(baseline, _run("again", rng, rps=790.0)))
+    assert [g["status"] for g in real["groups"]] == ["regression"]
+    assert compare.candidates(real)
