@@ -83,7 +83,8 @@ def cmd_run(args):
         postgres.check_url(database_url)
     else:
         postgres.find_bindir()
-    command = ["run", *sys.argv[2:]] if sys.argv[1:2] == ["run"] else ["run", args.scenario_file]
+    argv = sys.argv[2:] if sys.argv[1:2] == ["run"] else [args.scenario_file]
+    command = ["run", *map(postgres.redact_text, argv)]  # never a password in results
     try:
         run, path = runner.execute(sf, command, args.out, database_url, targets,
                                    with_ceilings=not args.no_ceilings)

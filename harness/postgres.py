@@ -55,6 +55,14 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+_PASSWORD_IN_URL = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)[^\s/]*@")
+
+
+def redact_text(text):
+    """Any URL's password in free text (argv, logs) replaced by ***."""
+    return _PASSWORD_IN_URL.sub(r"\1***@", text)
+
+
 def redact(url):
     """DATABASE_URL without its password, safe for logs, results and reports."""
     parts = urlsplit(url)

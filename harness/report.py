@@ -5,6 +5,8 @@ differ. Every optional field of the results may be missing: its section shrinks 
 Output depends only on the input, so it can be compared against a golden file.
 """
 
+import statistics
+
 from harness import charts, compare, results, stats
 
 BASELINE = "flask_sync"  # today's stack: every candidate is compared with it
@@ -107,7 +109,19 @@ class _Report:
                          + (f", {span}" if span else "")
                          + f", {len(cells)} cells ({failed} failed)"
                          + (f", `{command}`" if command else "") + ".")
+        lines += self._noise()
         return "\n".join(lines)
+
+    def _noise(self):
+        """How repeatable this run was: the yardstick for trusting every number below."""
+        cvs = sorted(g["rps"]["cv"] for g in self.group.values() if g["rps"]["cv"] is not None)
+        if not cvs:
+            return []
+        median = statistics.median(cvs)
+        verdict = "within" if median <= 0.05 else "above"
+        return [f"- Noise: the median coefficient of variation of req/s across {len(cvs)} "
+                f"groups of repeats is {median:.1%} ({verdict} the 5% this harness aims for); "
+                f"the widest is {cvs[-1]:.1%}."]
 
     def _environment_diff(self):
         envs = [run.get("environment") or {} for run in self.runs]
@@ -270,7 +284,7 @@ class _Report:
 
     def _table(self, scenario):
         lines = [(f"| app | conns | n | req/s median (95% CI) | CV | vs {BASELINE} (95% CI) | "
-                 "p50 ms | p90 ms | p99 ms | errors | timeouts | notes |"),
+                 "p50 ms | p90 ms | p99 ms (95% CI) | errors | timeouts | notes |"),
                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for app in self.apps:
             for conns in self._levels(scenario):
@@ -284,7 +298,8 @@ class _Report:
                     cv += " noisy"
                 row = [f"`{app}`", str(conns), n, _with_ci(rps, "{:.0f}"), cv,
                        self._relative(scenario, app, conns),
-                       *(_ms(g[p]["median"]) for p in ("p50", "p90", "p99")),
+                       *(_ms(g[p]["median"]) for p in ("p50", "p90")),
+                       _with_ci(g["p99"], "{:.1f}", 1e-3),
                        _pct(g["error_rate"]["median"], 2), _num(g["timeouts"]),
                        "; ".join(self._notes(g))]
                 lines.append("| " + " | ".join(row) + " |")
@@ -589,12 +604,12 @@ def _peak_mean(samples, key):
     return peak + (f" ({_num(sum(means) / len(means))})" if means else "")
 
 
-def _with_ci(d, fmt):
+def _with_ci(d, fmt, scale=1.0):
     if d["median"] is None:
         return "–"
-    text = fmt.format(d["median"])
+    text = fmt.format(d["median"] * scale)
     if d["ci_low"] is not None:
-        text += f" ({fmt.format(d['ci_low'])}–{fmt.format(d['ci_high'])})"
+        text += f" ({fmt.format(d['ci_low'] * scale)}–{fmt.format(d['ci_high'] * scale)})"
     return text
 
 

@@ -203,7 +203,7 @@ def metrics(summary):
 
 
 def _log(running, offset, work, cell):
-    text = running.read_log(offset)
+    text = postgres.redact_text(running.read_log(offset))
     out = {"file": None, **applog.classify(text)}
     if running.log_path:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", cell.scenario.name)

@@ -216,3 +216,26 @@ def test_an_app_that_fails_verification_is_not_measured(tmp_path):
     assert failed["status"] == "failed" and "failed contract verification" in failed["reason"]
     assert run["apps"]["fastapi_async"]["verification"]["ok"] is False
     assert "failed contract verification" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_password_in_the_database_url_appears_nowhere(database_url, tmp_path):
+    """The session's cluster trusts every local login, so any password connects — and must not
+    be written to results, reports or logs."""
+    secret = "pa55-w0rd-never-stored"
+    with_password = database_url.replace("bench@", f"bench:{secret}@")
+    scenario = tmp_path / "one.yaml"
+    scenario.write_text(TINY.read_text().split("  - name: create")[0]
+                        .replace("connections: [1, 4]", "connections: [2]")
+                        .replace("repeats: 2", "repeats: 1")
+                        .replace("[flask_sync, fastapi_sync, fastapi_async]", "[fastapi_async]"))
+    out = tmp_path / "out"
+    proc = harness("run", str(scenario), "--out", str(out), "--database-url", with_password,
+                   timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert secret not in proc.stdout + proc.stderr
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".json" for p in written) and any(p.suffix == ".log" for p in written)
+    for path in written:
+        assert secret not in path.read_text(errors="replace"), path
+    _, run = only_run(out)
+    assert "--database-url" in run["command"]
