@@ -119,9 +119,9 @@ class _Report:
             return []
         median = statistics.median(cvs)
         verdict = "within" if median <= 0.05 else "above"
-        return [f"- Noise: the median coefficient of variation of req/s across {len(cvs)} "
+        return [(f"- Noise: the median coefficient of variation of req/s across {len(cvs)} "
                 f"groups of repeats is {median:.1%} ({verdict} the 5% this harness aims for); "
-                f"the widest is {cvs[-1]:.1%}."]
+                f"the widest is {cvs[-1]:.1%}.")]
 
     def _environment_diff(self):
         envs = [run.get("environment") or {} for run in self.runs]
@@ -334,6 +334,10 @@ class _Report:
         failing = list(dict.fromkeys(t.get("expr") for c in cells for t in c.get("thresholds") or []
                                      if not t.get("ok")))
         notes += [f"fails `{e}`" for e in failing]
+        stuck = sum(bool(c.get("restarted")) for c in cells)
+        if stuck:
+            notes.append(f"still busy after the load stopped in {stuck} of {len(cells)} repeats "
+                         "(restarted)")
         return notes
 
     def _evidence(self, scenario):

@@ -19,6 +19,7 @@ from . import (
     plan,
     postgres,
     results,
+    sampler,
     scenarios,
     services,
     thresholds,
@@ -89,6 +90,27 @@ class AppSet:
             self.problems[name] = "failed contract verification: " + "; ".join(failures[:3])
             entry["verification"] = {"ok": False, "failures": failures}
 
+    def settle(self, name, result):
+        """After a cell, wait for the app to finish the requests still queued in it; restart it
+        if its sessions stay busy, so that its state cannot block or slow the next app's cell."""
+        running = self.running.get(name)
+        if result["status"] != "ok" or running is None or running.process is None:
+            return
+        timeout = float(running.settings.get("POOL_TIMEOUT", 30)) + 10
+        seconds = sampler.settle(self.database_url, running.process.pid, self.db_port, timeout)
+        result["settle_s"] = seconds
+        if seconds is None:
+            result["restarted"] = (f"its database sessions were still busy {timeout:.0f} s "
+                                   "after the load stopped: restarted before the next cell")
+            services.stop(running)
+            del self.running[name]
+            self._launch(name)
+            self._verify(name, self.running[name])
+
+    @property
+    def db_port(self):
+        return urlsplit(self.database_url).port or 5432
+
     def _rows(self):
         return self.run["config"]["rows"]
 
@@ -125,7 +147,9 @@ def execute(sf, command, out_dir, database_url=None, targets=None, progress_stre
                     for cell in todo:
                         progress.cell_started(cell, scenario.warmup + scenario.duration)
                         result = measure(cell, apps, url, sf.rows, work)
-                        measured_load += scenario.warmup + scenario.duration
+                        if result["status"] == "ok":  # only load that really ran counts
+                            measured_load += scenario.warmup + scenario.duration
+                        apps.settle(cell.app, result)
                         run["cells"].append(result)
                         results.save(run, path)
                         progress.cell_finished(cell, describe(result))
@@ -177,7 +201,7 @@ def measure(cell, apps, url, rows, work):
             wrk.run(target, scenario.request, cell.connections, scenario.threads,
                     scenario.warmup, scenario.timeout, scripts)
         offset = running.log_offset()
-        with Sampler(pid, url, urlsplit(url).port or 5432) as sampler:
+        with Sampler(pid, url, urlsplit(url).port or 5432) as samples:
             summary = wrk.run(target, scenario.request, cell.connections, scenario.threads,
                               scenario.duration, scenario.timeout, scripts)
     except wrk.WrkError as exc:
@@ -185,7 +209,7 @@ def measure(cell, apps, url, rows, work):
         result["log"] = _log(running, offset, work, cell)
         return _judged(result, scenario)
     result.update(status="ok", wrk=summary, **metrics(summary))
-    result["samples"] = sampler.summary(os.cpu_count() or 1)
+    result["samples"] = samples.summary(os.cpu_count() or 1)
     result["log"] = _log(running, offset, work, cell)
     return _judged(result, scenario)
 

@@ -52,11 +52,7 @@ class Sampler:
                 continue  # a process vanished or the query failed mid-sample: skip the point
 
     def _tree(self):
-        try:
-            root = psutil.Process(self.app_pid) if self.app_pid else None
-            return [root, *root.children(recursive=True)] if root else []
-        except psutil.Error:
-            return []
+        return process_tree(self.app_pid) if self.app_pid else []
 
     def _wrk(self):
         try:
@@ -99,18 +95,7 @@ class Sampler:
     def _pg(self, tree):
         if self._conn is None:
             return {}
-        ports = set()
-        for proc in tree:
-            try:
-                for c in proc.net_connections(kind="tcp"):
-                    if c.raddr and c.raddr.port == self.db_port:
-                        ports.add(c.laddr.port)
-            except psutil.Error:
-                pass
-        with self._conn.cursor() as cur:
-            cur.execute("SELECT client_port, state FROM pg_stat_activity "
-                        "WHERE backend_type = 'client backend' AND client_port IS NOT NULL")
-            states = [state for port, state in cur.fetchall() if port in ports]
+        states = pg_states(self._conn, tree, self.db_port)
         return {f"pg_{s.replace(' ', '_')}": states.count(s) for s in PG_STATES}
 
     def summary(self, cpus):
@@ -132,6 +117,49 @@ class Sampler:
         out["profile_columns"] = ["t", "app_cpu_pct", "app_rss_mb", "wrk_cpu_pct", "pg_active",
                                   "pg_idle", "pg_idle_in_transaction"]
         return out
+
+
+def process_tree(pid):
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def pg_states(conn, tree, db_port):
+    """States of the PostgreSQL sessions opened by `tree`, matched through its sockets' ports."""
+    ports = set()
+    for proc in tree:
+        try:
+            for c in proc.net_connections(kind="tcp"):
+                if c.raddr and c.raddr.port == db_port:
+                    ports.add(c.laddr.port)
+        except psutil.Error:
+            pass
+    with conn.cursor() as cur:
+        cur.execute("SELECT client_port, state FROM pg_stat_activity "
+                    "WHERE backend_type = 'client backend' AND client_port IS NOT NULL")
+        return [state for port, state in cur.fetchall() if port in ports]
+
+
+def settle(database_url, pid, db_port, timeout, interval=0.25):
+    """Seconds until the app's sessions are all idle (no transaction open, no query running)
+    after the load stopped, or None if they are not within `timeout`."""
+    t0 = time.monotonic()
+    conn = psycopg2.connect(database_url, application_name="harness-settle", connect_timeout=5)
+    try:
+        conn.autocommit = True
+        while True:
+            busy = [s for s in pg_states(conn, process_tree(pid), db_port) if s != "idle"]
+            elapsed = time.monotonic() - t0
+            if not busy:
+                return round(elapsed, 2)
+            if elapsed > timeout:
+                return None
+            time.sleep(interval)
+    finally:
+        conn.close()
 
 
 def _round(value):
