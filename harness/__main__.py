@@ -60,6 +60,10 @@ def main(argv=None):
     except errors.UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return errors.EXIT_USAGE
+    except (RuntimeError, OSError) as exc:
+        # A process that would not start, a port in use: one line, not a traceback.
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except errors.Interrupted as exc:
         print(f"interrupted ({exc}): stopped everything the harness started", file=sys.stderr)
         return errors.EXIT_INTERRUPTED

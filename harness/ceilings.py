@@ -9,6 +9,7 @@ import tempfile
 from urllib.parse import unquote, urlsplit
 
 from . import dataset, postgres, services, wrk
+from .errors import MissingTool
 
 # The SQL each benchmarked endpoint runs, as pgbench scripts.
 QUERIES = {
@@ -28,7 +29,10 @@ def pgbench_binary():
     found = shutil.which("pgbench")
     if found:
         return found
-    candidate = os.path.join(postgres.find_bindir(), "pgbench")
+    try:
+        candidate = os.path.join(postgres.find_bindir(), "pgbench")
+    except MissingTool:  # e.g. measuring containers from a machine without PostgreSQL
+        return None
     return candidate if os.path.exists(candidate) else None
 
 

@@ -66,30 +66,39 @@ def parse_targets(values, known):
 
 
 def cmd_run(args):
+    import os
     import shutil
 
-    from . import postgres, runner, scenarios, services
+    from . import dataset, postgres, runner, scenarios, services
 
     found = services.discover()
     sf = scenarios.load(args.scenario_file, set(found))
     apps = [a.strip() for a in args.apps.split(",")] if args.apps else ()
     sf = scenarios.select(sf, tags=args.tag, names=args.scenario, apps=apps)
     targets = parse_targets(args.target, set(found))
-    # Check the tools before anything starts.
+    for name in sf.targets:
+        if name not in found:
+            raise errors.UsageError(f"{args.scenario_file}: targets.{name}: not an app under "
+                                    f"apps/; choose from {', '.join(sorted(found))}")
+    # Check the tools, the output directory and the database before anything starts.
     if shutil.which("wrk") is None:
         raise errors.MissingTool("wrk not found: install it with `sudo apt-get install wrk`")
-    database_url = args.database_url
+    check_out_dir(args.out)
+    database_url = args.database_url or os.environ.get("DATABASE_URL")
     if database_url:
         postgres.check_url(database_url)
+        dataset.check(database_url)
     else:
         postgres.find_bindir()
     argv = sys.argv[2:] if sys.argv[1:2] == ["run"] else [args.scenario_file]
     command = ["run", *map(postgres.redact_text, argv)]  # never a password in results
+    saved = {}
     try:
         run, path = runner.execute(sf, command, args.out, database_url, targets,
-                                   with_ceilings=not args.no_ceilings)
+                                   with_ceilings=not args.no_ceilings, saved=saved)
     finally:
-        _write_report_for_latest(args.out)
+        if saved.get("path"):
+            _report_or_warn(saved["path"], Path(args.out) / "report.md")
     print(f"results: {path}\nreport:  {Path(args.out) / 'report.md'}")
     failed = [c for c in run["cells"] for t in c.get("thresholds", []) if not t["ok"]]
     if failed:
@@ -99,14 +108,26 @@ def cmd_run(args):
     return errors.EXIT_OK
 
 
-def _write_report_for_latest(out_dir):
+def _report_or_warn(results_path, report_path):
+    """The report of a finished or interrupted run; a failure here must not hide the run's own
+    outcome, so it is one line of warning."""
     from . import results
 
     try:
-        run = results.latest(out_dir)
-    except errors.UsageError:
-        return
-    write_report([run], Path(out_dir) / "report.md")
+        write_report([results.load(results_path)], report_path)
+    except Exception as exc:  # noqa: BLE001
+        print(f"warning: report not written: {exc}", file=sys.stderr)
+
+
+def check_out_dir(out):
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise errors.UsageError(f"--out {out}: cannot write results there ({exc.strerror})")
 
 
 def write_report(runs, path):

@@ -50,18 +50,28 @@ def connect(url):
         conn.close()
 
 
+def check(url):
+    """Connect, and refuse a `users` table this harness did not make: before anything starts."""
+    with connect(url) as conn, conn.cursor() as cur:
+        _refuse_foreign_table(cur, url)
+
+
 def create(url):
     """Create the table if needed; refuse a foreign `users` table."""
     with connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT obj_description(c.oid, 'pg_class') FROM pg_class c "
-                    "WHERE c.oid = to_regclass('users')")
-        row = cur.fetchone()
-        if row is not None and row[0] != MARKER:
-            raise UsageError(
-                f"DATABASE_URL: {redact(url)} already has a `users` table that this harness did "
-                "not create; use an empty database so that resets cannot destroy your data"
-            )
+        _refuse_foreign_table(cur, url)
         cur.execute(SCHEMA)
+
+
+def _refuse_foreign_table(cur, url):
+    cur.execute("SELECT obj_description(c.oid, 'pg_class') FROM pg_class c "
+                "WHERE c.oid = to_regclass('users')")
+    row = cur.fetchone()
+    if row is not None and row[0] != MARKER:
+        raise UsageError(
+            f"DATABASE_URL: {redact(url)} already has a `users` table that this harness did "
+            "not create; use an empty database so that resets cannot destroy your data"
+        )
 
 
 class ResetBlocked(Exception):

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import time
 from contextlib import contextmanager
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from . import procs
 from .errors import MissingTool, UsageError
@@ -55,21 +55,20 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
-_PASSWORD_IN_URL = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)[^\s/]*@")
+# user:password@ up to the last "@" of the token (an unencoded "#", "?" or "/" in a password
+# still counts as password), and libpq's ?password= / ?sslpassword= parameters.
+_PASSWORD_IN_URL = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)\S*@")
+_PASSWORD_PARAM = re.compile(r"([?&](?:ssl)?password=)[^&\s]*", re.IGNORECASE)
 
 
 def redact_text(text):
-    """Any URL's password in free text (argv, logs) replaced by ***."""
-    return _PASSWORD_IN_URL.sub(r"\1***@", text)
+    """Any URL's password in free text (argv, logs, error messages) replaced by ***."""
+    return _PASSWORD_PARAM.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1***@", text))
 
 
 def redact(url):
     """DATABASE_URL without its password, safe for logs, results and reports."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    return redact_text(url)
 
 
 def version(bindir=None):
@@ -96,12 +95,18 @@ def database(url=None, log_dir=None):
 
 
 def check_url(url):
+    shape = "must look like postgresql://user:password@host:port/dbname"
     parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 — raises on a port that is not a number
+    except ValueError:
+        parts = None
+    authority = url.split("://", 1)[-1]
+    if parts is None or ("@" in authority and "@" not in parts.netloc):
+        raise UsageError(f"DATABASE_URL: {shape}, with special characters of the password "
+                         f"percent-encoded (got {redact(url)!r})")
     if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
-        raise UsageError(
-            f"DATABASE_URL: must look like postgresql://user:password@host:port/dbname "
-            f"(got {redact(url)!r})"
-        )
+        raise UsageError(f"DATABASE_URL: {shape} (got {redact(url)!r})")
 
 
 @contextmanager

@@ -7,6 +7,7 @@ machine is touched. SIGTERM is turned into `Interrupted` so that every `with` bl
 import os
 import signal
 import subprocess
+import sys
 import time
 
 from .errors import Interrupted
@@ -60,7 +61,10 @@ def _signal(pgid, sig):
 def stop_all():
     """Whatever is still running (after an error or a signal): the newest first."""
     for proc in reversed(list(_started.values())):
-        stop(proc, timeout=5)
+        try:
+            stop(proc, timeout=5)
+        except Exception as exc:  # noqa: BLE001 — keep stopping the others
+            print(f"warning: could not stop pid {proc.pid}: {exc}", file=sys.stderr)
 
 
 def _group_alive(pgid):
@@ -74,11 +78,19 @@ def _group_alive(pgid):
     return True
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def install_signal_handlers():
-    """Make SIGTERM behave like Ctrl-C: raise Interrupted in the main thread."""
+    """Ctrl-C, SIGTERM and SIGHUP (a closed terminal) raise Interrupted in the main thread.
+
+    The first one starts the clean-up; later ones are ignored so that they cannot cut it short
+    (every stop is bounded by its own timeout, so the clean-up always ends)."""
 
     def handler(signum, frame):
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
         raise Interrupted(signal.Signals(signum).name)
 
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, handler)

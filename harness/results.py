@@ -44,6 +44,8 @@ def save(run, path):
         with os.fdopen(fd, "w") as f:
             json.dump(run, f, indent=1, sort_keys=False)
             f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

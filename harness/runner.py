@@ -11,6 +11,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg2
+
 from . import (
     applog,
     ceilings,
@@ -94,10 +96,17 @@ class AppSet:
         """After a cell, wait for the app to finish the requests still queued in it; restart it
         if its sessions stay busy, so that its state cannot block or slow the next app's cell."""
         running = self.running.get(name)
-        if result["status"] != "ok" or running is None or running.process is None:
-            return
+        if "wrk" not in result and "wrk failed" not in (result["reason"] or ""):
+            return False  # no load reached the app
+        if running is None or running.process is None:
+            return False
         timeout = float(running.settings.get("POOL_TIMEOUT", 30)) + 10
-        seconds = sampler.settle(self.database_url, running.process.pid, self.db_port, timeout)
+        try:
+            seconds = sampler.settle(self.database_url, running.process.pid, self.db_port,
+                                     timeout)
+        except psycopg2.Error as exc:
+            result["settle_error"] = postgres.redact_text(str(exc).strip())
+            return True
         result["settle_s"] = seconds
         if seconds is None:
             result["restarted"] = (f"its database sessions were still busy {timeout:.0f} s "
@@ -106,6 +115,7 @@ class AppSet:
             del self.running[name]
             self._launch(name)
             self._verify(name, self.running[name])
+        return True
 
     @property
     def db_port(self):
@@ -116,8 +126,12 @@ class AppSet:
 
 
 def execute(sf, command, out_dir, database_url=None, targets=None, progress_stream=None,
-            with_ceilings=True):
-    """Run the plan; returns (run, path). Interrupted propagates after the run is saved."""
+            with_ceilings=True, saved=None):
+    """Run the plan; returns (run, path). Interrupted propagates after the run is saved.
+
+    The results file exists once something was measured (`saved["path"]` then names it): a run
+    that fails before its first measurement leaves nothing behind."""
+    saved = {} if saved is None else saved
     out_dir = Path(out_dir)
     found = services.discover()
     targets = {**sf.targets, **(targets or {})}
@@ -139,20 +153,27 @@ def execute(sf, command, out_dir, database_url=None, targets=None, progress_stre
                 todo = [c for c in cells if c.scenario is scenario]
                 if with_ceilings and ceilings.supported(scenario):
                     progress.note(f"{scenario.name}: measuring the ceilings (pgbench, raw ASGI)")
-                    result = ceilings.measure(scenario, url, sf.rows, str(work))
+                    try:
+                        result = ceilings.measure(scenario, url, sf.rows, str(work))
+                    except (RuntimeError, wrk.WrkError, psycopg2.Error, OSError) as exc:
+                        # A ceiling is context, not a candidate: its failure is noted, not fatal.
+                        result = {"error": postgres.redact_text(str(exc).strip())}
                     run.setdefault("ceilings", {})[scenario.name] = result
                     measured_load += ceilings.load_seconds(scenario)
                     results.save(run, path)
+                    saved["path"] = path
                 with AppSet(scenario, found, targets, url, work / "logs", run) as apps:
                     for cell in todo:
                         progress.cell_started(cell, scenario.warmup + scenario.duration)
                         result = measure(cell, apps, url, sf.rows, work)
                         if result["status"] == "ok":  # only load that really ran counts
                             measured_load += scenario.warmup + scenario.duration
-                        apps.settle(cell.app, result)
                         run["cells"].append(result)
-                        results.save(run, path)
+                        results.save(run, path)  # kept, whatever happens next
+                        saved["path"] = path
                         progress.cell_finished(cell, describe(result))
+                        if apps.settle(cell.app, result):
+                            results.save(run, path)
         run["status"] = "complete"
     except Interrupted:
         run["status"] = "interrupted"
@@ -165,7 +186,8 @@ def execute(sf, command, out_dir, database_url=None, targets=None, progress_stre
             "overhead_pct": round(100 * (wall - measured_load) / measured_load, 1)
             if measured_load else None,
         }
-        results.save(run, path)
+        if saved.get("path"):
+            results.save(run, path)
     return run, path
 
 

@@ -143,19 +143,26 @@ def pg_states(conn, tree, db_port):
         return [state for port, state in cur.fetchall() if port in ports]
 
 
-def settle(database_url, pid, db_port, timeout, interval=0.25):
+def settle(database_url, pid, db_port, timeout, interval=0.25, quiet=4):
     """Seconds until the app's sessions are all idle (no transaction open, no query running)
-    after the load stopped, or None if they are not within `timeout`."""
+    in `quiet` snapshots in a row after the load stopped, or None if not within `timeout`.
+    One idle snapshot is not enough: fast queries leave sessions idle between queued requests."""
     t0 = time.monotonic()
     conn = psycopg2.connect(database_url, application_name="harness-settle", connect_timeout=5)
     try:
         conn.autocommit = True
+        idle_since, streak = None, 0
         while True:
             busy = [s for s in pg_states(conn, process_tree(pid), db_port) if s != "idle"]
-            elapsed = time.monotonic() - t0
-            if not busy:
-                return round(elapsed, 2)
-            if elapsed > timeout:
+            now = time.monotonic()
+            if busy:
+                idle_since, streak = None, 0
+            else:
+                idle_since = idle_since if idle_since is not None else now
+                streak += 1
+                if streak >= quiet:
+                    return round(idle_since - t0, 2)
+            if now - t0 > timeout:
                 return None
             time.sleep(interval)
     finally:

@@ -2,14 +2,30 @@
 
 import os
 import signal
+import socket
 import tempfile
 from contextlib import ExitStack
 
 from . import dataset, postgres, services
+from .errors import UsageError
+
+
+def port_free(port, host=services.HOST):
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def serve(app_names, database_url=None, rows=dataset.DEFAULT_ROWS, out=print):
     found = services.discover()
+    for name in app_names:
+        if not port_free(found[name].port):
+            raise UsageError(f"port {found[name].port} ({name}) is already in use: stop what "
+                             "listens there, or leave the app out with --apps")
     with ExitStack() as stack:
         # Logs live while the services do; the directory goes with them.
         log_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="harness-serve-"))

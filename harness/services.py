@@ -11,9 +11,13 @@ from pathlib import Path
 
 from . import procs, settings
 from .errors import UsageError
+from .postgres import redact_text as postgres_redact
 
 APPS_DIR = Path(__file__).resolve().parent.parent / "apps"
 HOST = "127.0.0.1"
+# Variables of the caller's shell that would tune one stack and not the others (gunicorn reads
+# GUNICORN_CMD_ARGS, uvicorn UVICORN_*, Python PYTHONDEVMODE...): never passed to an app.
+FOREIGN_TUNING = ("GUNICORN_", "UVICORN_", "PYTHON", "DATABASE_URL")
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,8 @@ class Running:
 def launch(service, database_url, port, log_path, overrides=()):
     """Start one app with its resolved settings; returns at once (see wait_healthy)."""
     values = settings.resolve(service.knobs, *overrides)
-    env = {k: v for k, v in os.environ.items() if k not in settings.DEFAULTS}
+    env = {k: v for k, v in os.environ.items() if k not in settings.DEFAULTS
+           and not k.startswith(FOREIGN_TUNING)}
     env.update(values)
     env["DATABASE_URL"] = database_url
     env["PYTHONUNBUFFERED"] = "1"
@@ -123,7 +128,7 @@ def wait_healthy(running, timeout):
     last = "no answer"
     while time.monotonic() < deadline:
         if running.process is not None and running.process.poll() is not None:
-            tail = running.read_log()[-800:].strip().splitlines()[-3:]
+            tail = postgres_redact(running.read_log()[-800:]).strip().splitlines()[-3:]
             raise RuntimeError(
                 f"{running.service.name} exited during start-up: {' | '.join(tail)}")
         status = health(running.base_url)
@@ -141,7 +146,7 @@ def health(base_url, timeout=2.0):
     try:
         conn.request("GET", "/health")
         return conn.getresponse().status
-    except OSError:
+    except (OSError, http.client.HTTPException):
         return None
     finally:
         conn.close()

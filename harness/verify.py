@@ -51,8 +51,8 @@ def contract(base_url):
     for method, path, body, status, check in cases:
         try:
             got, ctype, data = request(base_url, method, path, body)
-        except OSError as exc:
-            failures.append(f"{method} {path}: no answer ({exc})")
+        except (OSError, http.client.HTTPException) as exc:
+            failures.append(f"{method} {path}: no answer ({exc!r})")
             continue
         if got != status:
             failures.append(f"{method} {path}: status {got}, expected {status}")
@@ -73,8 +73,8 @@ def scenario_request(base_url, req):
     body = req.body.replace("{{unique}}", uuid.uuid4().hex).encode() if req.body else None
     try:
         status, _, data = request(base_url, req.method, req.path, body, req.headers)
-    except OSError as exc:
-        return f"{req.method} {req.path}: no answer ({exc})"
+    except (OSError, http.client.HTTPException) as exc:
+        return f"{req.method} {req.path}: no answer ({exc!r})"
     if not 200 <= status < 400:
         return f"{req.method} {req.path}: status {status} {json.dumps(data)[:200]}"
     return None

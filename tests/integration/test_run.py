@@ -239,3 +239,28 @@ def test_a_password_in_the_database_url_appears_nowhere(database_url, tmp_path):
         assert secret not in path.read_text(errors="replace"), path
     _, run = only_run(out)
     assert "--database-url" in run["command"]
+
+
+def test_an_unreachable_database_is_one_line_and_leaves_nothing(tmp_path):
+    closed = f"postgresql://bench:hunter2@127.0.0.1:{postgres.free_port()}/bench"
+    proc = harness("run", str(TINY), "--out", str(tmp_path / "out"), "--database-url", closed)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: DATABASE_URL: cannot connect to "
+                                                   "postgresql://bench:***@127.0.0.1:")
+    assert "hunter2" not in proc.stderr + proc.stdout
+    assert not list((tmp_path / "out").glob("*.json"))
+
+
+def test_an_unencoded_special_character_in_the_password_is_refused_without_echoing_it(tmp_path):
+    url = "postgresql://bench:se#cr/et@127.0.0.1:5432/bench"
+    proc = harness("run", str(TINY), "--out", str(tmp_path / "out"), "--database-url", url)
+    assert proc.returncode == 2
+    assert "percent-encoded" in proc.stderr and "se#cr" not in proc.stderr + proc.stdout
+
+
+def test_an_output_path_that_is_a_file_is_a_usage_error(tmp_path):
+    (tmp_path / "taken").write_text("")
+    proc = harness("run", str(TINY), "--out", str(tmp_path / "taken"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: --out {tmp_path / 'taken'}: cannot write results")

@@ -58,3 +58,17 @@ def test_serve_refuses_an_unknown_app():
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].endswith(
         "unknown app rails; choose from fastapi_async, fastapi_sync, flask_sync")
+
+
+def test_serve_refuses_a_port_in_use_before_starting_anything():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 8000))
+        busy.listen()
+        proc = subprocess.run([sys.executable, "-m", "harness", "serve", "--apps",
+                               "fastapi_async"], cwd=ROOT, capture_output=True, text=True,
+                              check=False, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("error: port 8000 (fastapi_async) is already in use: stop "
+                                   "what listens there, or leave the app out with --apps")
