@@ -128,7 +128,11 @@ def process_tree(pid):
 
 
 def pg_states(conn, tree, db_port):
-    """States of the PostgreSQL sessions opened by `tree`, matched through its sockets' ports."""
+    """States of the PostgreSQL sessions opened by `tree`, matched through its sockets' ports.
+
+    Behind a port-forwarding proxy (a database in a container) PostgreSQL sees the proxy's
+    ports, and nothing matches: then every non-harness session of the database counts, which
+    is the app under load plus the idle pools of the apps waiting for their turn."""
     ports = set()
     for proc in tree:
         try:
@@ -139,8 +143,14 @@ def pg_states(conn, tree, db_port):
             pass
     with conn.cursor() as cur:
         cur.execute("SELECT client_port, state FROM pg_stat_activity "
-                    "WHERE backend_type = 'client backend' AND client_port IS NOT NULL")
-        return [state for port, state in cur.fetchall() if port in ports]
+                    "WHERE backend_type = 'client backend' AND client_port IS NOT NULL "
+                    "AND datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND application_name NOT LIKE 'harness%%'")
+        rows = cur.fetchall()
+    matched = [state for port, state in rows if port in ports]
+    if matched or not tree:
+        return matched
+    return [state for _, state in rows]
 
 
 def settle(database_url, pid, db_port, timeout, interval=0.25, quiet=4):

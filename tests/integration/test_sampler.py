@@ -67,3 +67,24 @@ def test_sampler_counts_only_the_sessions_of_its_process_tree(database_url):
         for p in (mine, other):
             p.stdin.close()
             p.wait(timeout=10)
+
+
+def test_without_a_matching_socket_settle_watches_the_whole_database(database_url):
+    """Behind a container's port proxy no session matches the app's sockets: a transaction
+    left open anywhere in the database (but the harness's own) still keeps settle waiting."""
+    port = urlsplit(database_url).port
+    client = _psql(database_url)
+    app_without_sockets = subprocess.Popen(["sleep", "30"])
+    try:
+        client.stdin.write("BEGIN; SELECT 1;\n")
+        client.stdin.flush()
+        _wait_for_state(database_url, client, port, "idle in transaction")
+        assert sampler.settle(database_url, app_without_sockets.pid, port, timeout=0.5) is None
+        client.stdin.write("COMMIT;\n")
+        client.stdin.flush()
+        assert sampler.settle(database_url, app_without_sockets.pid, port, timeout=5) is not None
+    finally:
+        app_without_sockets.kill()
+        app_without_sockets.wait()
+        client.stdin.close()
+        client.wait(timeout=10)
