@@ -83,19 +83,26 @@ def cmd_run(args):
     # Check the tools, the output directory and the database before anything starts.
     if shutil.which("wrk") is None:
         raise errors.MissingTool("wrk not found: install it with `sudo apt-get install wrk`")
-    check_out_dir(args.out)
     database_url = args.database_url or os.environ.get("DATABASE_URL")
+    if (targets or sf.targets) and not database_url:
+        raise errors.UsageError("--target: also give --database-url, the database the running "
+                                "app uses, so that the resets between cells reach its data")
     if database_url:
         postgres.check_url(database_url)
         dataset.check(database_url)
     else:
         postgres.find_bindir()
+    check_out_dir(args.out)
     argv = sys.argv[2:] if sys.argv[1:2] == ["run"] else [args.scenario_file]
     command = ["run", *map(postgres.redact_text, argv)]  # never a password in results
     saved = {}
     try:
         run, path = runner.execute(sf, command, args.out, database_url, targets,
                                    with_ceilings=not args.no_ceilings, saved=saved)
+    except errors.Interrupted:
+        if saved.get("path"):
+            print(f"partial results kept: {saved['path']}", file=sys.stderr)
+        raise
     finally:
         if saved.get("path"):
             _report_or_warn(saved["path"], Path(args.out) / "report.md")
@@ -172,6 +179,9 @@ def cmd_compare(args):
     if not baseline:
         raise errors.UsageError(f"{args.baseline}: holds no run other than the current one")
     outcome = compare.compare(baseline, current, min_effect=args.min_effect)
+    if not compare.compared(outcome):
+        raise errors.UsageError(f"{args.current}: shares no (scenario, app, connections) group "
+                                f"with {args.baseline}: nothing to compare")
     flagged = compare.candidates(outcome)
     if flagged and args.confirm:
         recheck = remeasure(args.confirm, flagged, args.database_url, args.out)

@@ -10,7 +10,7 @@ silently: the differing keys are listed first in the result and in its Markdown.
 from harness import stats
 
 # Environment keys that change what a measurement means (pyperf refuses to mix these).
-ENV_KEYS = ("cpu_model", "cpus", "python", "postgresql")
+ENV_KEYS = ("cpu_model", "cpus", "python", "postgresql", "database")
 # Error rates sit near 0, where ratios mean nothing: their change is in absolute terms, 0.1 point.
 MIN_ERROR_DELTA = 0.001
 
@@ -50,7 +50,29 @@ def compare(baseline_runs, current, min_effect=stats.MIN_EFFECT, alpha=stats.ALP
             "baseline_runs": [r.get("run_id") for r in baseline_runs],
             "min_effect": min_effect, "alpha": alpha, "min_error_delta": min_error_delta,
             "environment_mismatch": list(diff), "environment_diff": diff,
+            "config_mismatch": config_diff(baseline_runs, current),
             "counts": counts, "groups": groups}
+
+
+def config_diff(baseline_runs, current):
+    """Scenarios whose resolved configuration (load, request, settings) differs from a baseline
+    run's: their numbers answer a different question, so the comparison says so."""
+    def by_name(run):
+        return {s.get("name"): {k: v for k, v in s.items() if k != "description"}
+                for s in (run.get("config") or {}).get("scenarios") or []}
+
+    cur = by_name(current)
+    differing = []
+    for run in baseline_runs:
+        for name, cfg in by_name(run).items():
+            if name in cur and cur[name] != cfg and name not in differing:
+                differing.append(name)
+    return differing
+
+
+def compared(result):
+    """How many groups had both a baseline and a current measurement."""
+    return sum(g["status"] not in ("new", "missing") for g in result["groups"])
 
 
 def candidates(result):
@@ -100,6 +122,8 @@ def _judge(base, cur, min_effect, alpha, min_error_delta):
         status = "regression"
     elif "better" in judgements:
         status = "improvement"
+    elif "inconclusive" in judgements:
+        status = "inconclusive"  # too few or too noisy repeats to rule a regression out
     else:
         status = "unchanged"
     return {"status": status, **metrics, "warnings": warnings}
@@ -110,7 +134,8 @@ def _ratio(base, cur, min_effect, alpha, higher_is_better):
     base = [v for v in base if v is not None]
     cur = [v for v in cur if v is not None]
     c = stats.compare(cur, base, min_effect, alpha, higher_is_better)
-    judgement = {"faster": "better", "slower": "worse"}.get(c["verdict"], "unchanged")
+    judgement = {"faster": "better", "slower": "worse",
+                 "inconclusive": "inconclusive"}.get(c["verdict"], "unchanged")
     return {"baseline": _median(base), "current": _median(cur),
             "change": None if c["ratio"] is None else c["ratio"] - 1,
             "ci_low": None if c["ci_low"] is None else c["ci_low"] - 1,
@@ -169,7 +194,8 @@ def _mean(xs):
 
 # -- Markdown ---------------------------------------------------------------------------------
 
-STATUS_ORDER = ("regression", "unconfirmed", "improvement", "unchanged", "new", "missing")
+STATUS_ORDER = ("regression", "unconfirmed", "improvement", "inconclusive", "unchanged", "new",
+                "missing")
 
 
 def render_markdown(result):
@@ -189,6 +215,10 @@ def render_markdown(result):
     if result.get("confirmation_run"):
         lines += [(f"Every regression was re-measured (run `{result['confirmation_run']}`); "
                    "one not seen again is marked unconfirmed and does not fail the check."), ""]
+    if result.get("config_mismatch"):
+        lines += [(f"**Configuration differs from the baseline** for "
+                   f"{', '.join(result['config_mismatch'])}: different load, request or settings "
+                   "make a different measurement; compare like with like."), ""]
     counts = result["counts"]
     lines.append(", ".join(f"{counts.get(s, 0)} {s}" for s in STATUS_ORDER) + ".")
     rule = (f"A change counts only when it is at least {result['min_effect']:.0%} (error rate: "

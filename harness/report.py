@@ -18,8 +18,10 @@ WARNING_TEXT = {"noisy": "noisy", "few_repeats": "few repeats", "no_data": "no d
 INTRO = (f"Today's stack is `{BASELINE}`. Each line compares a candidate's requests/s with "
          f"{BASELINE}'s at the same number of connections: the ratio of the geometric means of "
          "their repeats, with its 95% confidence interval. A difference is declared only when it "
-         "is significant (p < {alpha:g}) and at least {min_effect:.0%}; otherwise \"no detectable "
-         "difference\".")
+         "is significant (p < {alpha:g}) and at least {min_effect:.0%}; \"no detectable "
+         "difference\" means the interval rules out a difference of {min_effect:.0%} in at least "
+         "one direction; \"inconclusive\" means it does not: more or steadier repeats are needed "
+         "before deciding.")
 
 METHODOLOGY = """\
 ## Methodology
@@ -34,7 +36,8 @@ on the logarithms (it stays positive); one repeat has no CI.
 noisy. Fewer than {few} repeats are marked "few repeats".
 - Comparisons use the ratio of geometric means, with a 95% CI and p-value from Welch's t-test on \
 the logarithms of the repeats. A candidate is called faster or slower only when p < {alpha:g} and \
-the ratio differs from 1 by at least {min_effect:.0%}; a single repeat never decides.
+the ratio differs from 1 by at least {min_effect:.0%}; a single repeat never decides, and a CI \
+reaching past ±{min_effect:.0%} on both sides is inconclusive.
 - Failed cells are listed, never averaged in. Latencies are wrk's percentiles; requests that time \
 out are counted as errors and are missing from the percentiles.
 - A breaking point is the highest connection level up to which every repeat completed and met \
@@ -109,6 +112,10 @@ class _Report:
                          + (f", {span}" if span else "")
                          + f", {len(cells)} cells ({failed} failed)"
                          + (f", `{command}`" if command else "") + ".")
+        if len(self.runs) > 1:
+            lines.append(f"- The repeats of these {len(self.runs)} runs are pooled in the tables "
+                         "and verdicts below (n counts them all); the History section shows each "
+                         "run on its own.")
         lines += self._noise()
         return "\n".join(lines)
 
@@ -153,9 +160,9 @@ class _Report:
                 c = stats.compare(cand, base)
                 if c["ratio"] is not None:
                     by_verdict.setdefault(c["verdict"], []).append(str(conns))
-            said = [f"{v} than {BASELINE} at {_levels(levels)}"
-                    if v != "no detectable difference" else
-                    f"not detectably different at {_levels(levels)}"
+            said = [f"{v} than {BASELINE} at {_levels(levels)}" if v in ("faster", "slower")
+                    else f"inconclusive (too few or too noisy repeats) at {_levels(levels)}"
+                    if v == "inconclusive" else f"not detectably different at {_levels(levels)}"
                     for v, levels in by_verdict.items()]
             if said:
                 parts.append(f"`{app}` is " + "; ".join(said))
@@ -184,14 +191,16 @@ class _Report:
         if c["ratio"] is None:  # a side served 0 req/s in some repeat: no ratio to speak of
             return f"`{app}` {where}: not compared: a repeat served no requests."
         notes = self._side_notes(cand, app) + self._side_notes(base, BASELINE)
-        if c["verdict"] == "no detectable difference":
+        if c["verdict"] in ("no detectable difference", "inconclusive"):
             detail = [f"{c['ratio']:.2f}×"]
             if c["ci_low"] is not None:
                 detail.append(f"95% CI {c['ci_low']:.2f}–{c['ci_high']:.2f}, "
                               f"p = {c['p_value']:.2g}")
             else:
                 detail.append("a single repeat cannot decide")
-            return f"`{app}` {where}: no detectable difference ({'; '.join(detail + notes)})."
+            verdict = ("inconclusive: the repeats cannot tell" if c["verdict"] == "inconclusive"
+                       else c["verdict"])
+            return f"`{app}` {where}: {verdict} ({'; '.join(detail + notes)})."
         ci = f"95% CI {c['ci_low']:.2f}–{c['ci_high']:.2f}"
         return (f"`{app}` serves {c['ratio']:.2f}× {BASELINE} {where} "
                 f"({'; '.join([ci, *notes])}): {c['verdict']}.")
@@ -379,6 +388,9 @@ class _Report:
             ceiling = ((run.get("ceilings") or {}).get(scenario)) or ceiling
         if not ceiling:
             return []
+        if ceiling.get("skipped") or ceiling.get("error"):
+            why = ceiling.get("skipped") or f"measuring them failed: {ceiling['error']}"
+            return ["", f"### Ceilings: {scenario}", "", f"Not measured: {why}."]
         pg = _by_level(ceiling.get("pgbench_tps"))
         ref = _by_level(ceiling.get("reference_rps"))
         lines = ["", f"### Ceilings: {scenario}", ""]
@@ -556,7 +568,7 @@ def _describe_scenario(cfg):
     if cfg.get("warmup"):
         timing.append(f"after a {cfg['warmup']:g} s warmup")
     if cfg.get("repeats") is not None:
-        timing.append(f"{cfg['repeats']} repeats")
+        timing.append(f"{cfg['repeats']} repeat{'s' if cfg['repeats'] != 1 else ''} per run")
     if cfg.get("timeout") is not None:
         timing.append(f"wrk timeout {cfg['timeout']:g} s")
     text = ": ".join(bits[:2]) if bits else ""

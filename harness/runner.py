@@ -142,7 +142,9 @@ def execute(sf, command, out_dir, database_url=None, targets=None, progress_stre
                               database="external" if database_url else "embedded")
     run = results.new(run_id, command, sf.path, scenarios.config(sf), env)
     cells = plan.cells(sf)
-    progress = Progress(len(cells), plan.load_seconds(sf), progress_stream)
+    ceiling_s = sum(ceilings.load_seconds(s) for s in sf.scenarios
+                    if with_ceilings and ceilings.supported(s))
+    progress = Progress(len(cells), plan.load_seconds(sf) + ceiling_s, progress_stream)
     t0 = time.monotonic()
     measured_load = 0.0
     try:
@@ -151,6 +153,11 @@ def execute(sf, command, out_dir, database_url=None, targets=None, progress_stre
             dataset.prepare(url, sf.rows)
             for scenario in sf.scenarios:
                 todo = [c for c in cells if c.scenario is scenario]
+                if with_ceilings and not ceilings.supported(scenario):
+                    run.setdefault("ceilings", {})[scenario.name] = {"skipped": (
+                        f"no pgbench equivalent of {scenario.request.method} "
+                        f"{scenario.request.path} (ceilings cover GET "
+                        f"{' and GET '.join(ceilings.QUERIES)})")}
                 if with_ceilings and ceilings.supported(scenario):
                     progress.note(f"{scenario.name}: measuring the ceilings (pgbench, raw ASGI)")
                     try:
@@ -160,6 +167,7 @@ def execute(sf, command, out_dir, database_url=None, targets=None, progress_stre
                         result = {"error": postgres.redact_text(str(exc).strip())}
                     run.setdefault("ceilings", {})[scenario.name] = result
                     measured_load += ceilings.load_seconds(scenario)
+                    progress.remaining_load -= ceilings.load_seconds(scenario)
                     results.save(run, path)
                     saved["path"] = path
                 with AppSet(scenario, found, targets, url, work / "logs", run) as apps:

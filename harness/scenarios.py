@@ -112,7 +112,12 @@ def select(sf, tags=(), names=(), apps=()):
     tags, names, apps = tags or (), names or (), apps or ()
     _check_known(sf.path, "tag", tags, {t for s in sf.scenarios for t in s.tags})
     _check_known(sf.path, "scenario", names, [s.name for s in sf.scenarios])
-    _check_known(sf.path, "app", apps, {a for s in sf.scenarios for a in s.apps})
+    in_file = {a for s in sf.scenarios for a in s.apps}
+    for app in apps:
+        if app in known_apps_of(sf) and app not in in_file:
+            raise UsageError(f"{sf.path}: app '{app}' is not in this file's scenarios; "
+                             f"they use {', '.join(sorted(in_file))}")
+    _check_known(sf.path, "app", apps, in_file)
     chosen = []
     for s in sf.scenarios:
         if tags:
@@ -130,6 +135,12 @@ def select(sf, tags=(), names=(), apps=()):
                           (("tags", tags), ("names", names), ("apps", apps)) if v)
         raise UsageError(f"{sf.path}: no scenario matches the selection ({asked or 'defaults'})")
     return dataclasses.replace(sf, scenarios=tuple(chosen))
+
+
+def known_apps_of(sf):
+    from harness.services import discover  # the apps that exist, whatever this file names
+
+    return set(discover()) | set(sf.targets)
 
 
 def to_dict(scenario):

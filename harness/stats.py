@@ -107,11 +107,13 @@ def compare(a_samples, b_samples, min_effect=MIN_EFFECT, alpha=ALPHA, higher_is_
 
     Logs make the test about ratios, which is how throughput differences are read, and tame the
     right skew of latencies. The verdict is "faster" or "slower" only when the difference is both
-    significant (p < alpha) and large enough (|ratio - 1| >= min_effect); otherwise
-    "no detectable difference". With higher_is_better=False (latencies) a ratio above 1 is slower.
+    significant (p < alpha) and large enough (|ratio - 1| >= min_effect). Otherwise it is
+    "inconclusive" when the data cannot rule out a difference of min_effect either way (one
+    repeat, or a CI reaching past both 1 - min_effect and 1 + min_effect), and "no detectable
+    difference" when it can. With higher_is_better=False (latencies) a ratio above 1 is slower.
     """
     out = {"ratio": None, "ci_low": None, "ci_high": None, "p_value": None,
-           "verdict": "no detectable difference", "n_a": len(a_samples), "n_b": len(b_samples),
+           "verdict": "inconclusive", "n_a": len(a_samples), "n_b": len(b_samples),
            "warnings": []}
     if not a_samples or not b_samples:
         out["warnings"].append("no_data")
@@ -132,6 +134,8 @@ def compare(a_samples, b_samples, min_effect=MIN_EFFECT, alpha=ALPHA, higher_is_
     if test["p_value"] < alpha and abs(out["ratio"] - 1) >= min_effect:
         better = (out["ratio"] > 1) == higher_is_better
         out["verdict"] = "faster" if better else "slower"
+    elif out["ci_low"] >= 1 - min_effect or out["ci_high"] <= 1 + min_effect:
+        out["verdict"] = "no detectable difference"
     return out
 
 

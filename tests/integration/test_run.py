@@ -192,7 +192,7 @@ def test_external_targets_are_measured_but_not_started_or_stopped(database_url, 
         services.stop(*started.values())
 
 
-def test_an_app_that_fails_verification_is_not_measured(tmp_path):
+def test_an_app_that_fails_verification_is_not_measured(database_url, tmp_path):
     """Fail closed: a real app on a database without the users table answers /health but not
     the contract; its cells are stored as failed with the reason, the others are measured."""
     with postgres.database(log_dir=str(tmp_path / "pg")) as empty_db:
@@ -204,7 +204,7 @@ def test_an_app_that_fails_verification_is_not_measured(tmp_path):
                                 .replace("connections: [1, 4]", "connections: [2]")
                                 .replace("repeats: 2", "repeats: 1"))
             proc = harness("run", str(scenario), "--out", str(tmp_path / "out"), "--no-ceilings",
-                           "--apps", "flask_sync,fastapi_async",
+                           "--apps", "flask_sync,fastapi_async", "--database-url", database_url,
                            f"--target=fastapi_async={broken.base_url}", timeout=300)
         finally:
             services.stop(broken)
@@ -264,3 +264,10 @@ def test_an_output_path_that_is_a_file_is_a_usage_error(tmp_path):
     proc = harness("run", str(TINY), "--out", str(tmp_path / "taken"))
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: --out {tmp_path / 'taken'}: cannot write results")
+
+
+def test_a_target_without_its_database_is_a_usage_error(tmp_path):
+    proc = harness("run", str(TINY), "--out", str(tmp_path / "out"),
+                   "--target=flask_sync=http://127.0.0.1:8002")
+    assert proc.returncode == 2 and "also give --database-url" in proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -53,7 +53,7 @@ def test_verdict_breaking_points_and_evidence(tmp_path):
     verdict = _section(md, "Verdict")
     assert ("- `fastapi_async` serves 0.67× flask_sync at 48 connections (95% CI 0.61–0.73): "
             "slower.") in verdict
-    assert "- `fastapi_async` at 12 connections: no detectable difference (0.72×;" in verdict
+    assert "- `fastapi_async` at 12 connections: inconclusive: the repeats cannot tell (0.72×;" in verdict
     assert "`fastapi_async`: noisy, CV 17%" in verdict
     assert ("- `fastapi_sync` meets every threshold up to 12 connections; at 48 connections: "
             "1 of 3 repeats failed (not measured: the app exited (see its log)); "
@@ -95,7 +95,7 @@ def test_verification_failure_single_repeat_and_saturation(tmp_path):
     md = report.render([run], tmp_path)
     assert ("- `fastapi_sync` at 1 connection: not compared: `fastapi_sync` failed every repeat "
             "(not measured: failed contract verification:") in md
-    assert ("- `fastapi_async` at 1 connection: no detectable difference (0.73×; a single repeat "
+    assert ("- `fastapi_async` at 1 connection: inconclusive: the repeats cannot tell (0.73×; a single repeat "
             "cannot decide; `fastapi_async`: few repeats; `flask_sync`: few repeats).") in md
     failures = _section(md, "Failures")
     assert ("- `fastapi_sync` was not measured because it failed contract verification:\n"
