@@ -153,7 +153,7 @@ def pg_states(conn, tree, db_port):
     return [state for _, state in rows]
 
 
-def settle(database_url, pid, db_port, timeout, interval=0.25, quiet=4):
+def settle(database_url, pid, db_port, timeout, interval=0.1, quiet=3):
     """Seconds until the app's sessions are all idle (no transaction open, no query running)
     in `quiet` snapshots in a row after the load stopped, or None if not within `timeout`.
     One idle snapshot is not enough: fast queries leave sessions idle between queued requests."""
