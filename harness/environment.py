@@ -4,10 +4,10 @@ import os
 import platform
 import re
 import subprocess
-from importlib import metadata
 from pathlib import Path
 
 from . import postgres
+from .services import package_version
 
 HARNESS_PACKAGES = ("psycopg2-binary", "psutil", "pyyaml", "numpy", "scipy", "matplotlib")
 
@@ -27,13 +27,6 @@ def collect(service_list, database="embedded"):
         "database": database,
         **git_state(),
     }
-
-
-def package_version(name):
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def cpu_model():
