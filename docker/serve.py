@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # harness/ sits beside docker/, in the repository and in the image alike.
-from harness import services, settings
+from harness.config import settings
 from harness.errors import UsageError
+from harness.measure import services
 
 HOST = "0.0.0.0"
 

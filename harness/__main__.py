@@ -3,7 +3,8 @@
 import argparse
 import sys
 
-from . import errors, procs
+from harness import errors
+from harness.measure import procs
 
 
 class Parser(argparse.ArgumentParser):
@@ -14,7 +15,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def app_list(value):
-    from .services import discover
+    from harness.measure.services import discover
 
     known = sorted(discover())
     names = [n.strip() for n in value.split(",") if n.strip()]
@@ -37,15 +38,15 @@ def build_parser():
     p.add_argument("--rows", type=int, default=None, help="seeded users (default 1000)")
     p.set_defaults(func=cmd_serve)
 
-    from . import cli_run
+    from harness.commands import cli_run
 
     cli_run.add_commands(sub)
     return parser
 
 
 def cmd_serve(args):
-    from . import dataset, services
-    from .serve import serve
+    from harness.commands.serve import serve
+    from harness.measure import dataset, services
 
     serve(args.apps or sorted(services.discover()), args.database_url,
           args.rows or dataset.DEFAULT_ROWS)

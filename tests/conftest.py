@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness import dataset, postgres, services
+from harness.measure import dataset, postgres, services
 
 APP_NAMES = ("flask_sync", "fastapi_sync", "fastapi_async")
 

@@ -23,7 +23,8 @@ import pytest
 import yaml
 from openapi_schema_validator import OAS31Validator
 
-from harness import dataset, postgres, procs, services, settings
+from harness.config import settings
+from harness.measure import dataset, postgres, procs, services
 
 APPS = ("flask_sync", "fastapi_sync", "fastapi_async")
 CONTRACT = Path(__file__).resolve().parents[2] / "contract" / "openapi.yaml"

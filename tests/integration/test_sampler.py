@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import psycopg2
 
-from harness import sampler
+from harness.measure import sampler
 
 
 def _psql(database_url):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from harness import verify
+from harness.measure import verify
 
 ROOT = Path(__file__).resolve().parents[2]
 

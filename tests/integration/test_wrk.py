@@ -9,9 +9,9 @@ import threading
 
 import pytest
 
-from harness import wrk
+from harness.config.scenarios import Request
 from harness.errors import Interrupted
-from harness.scenarios import Request
+from harness.measure import wrk
 
 pytestmark = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from harness import applog
+from harness.measure import applog
 
 LOGS = Path(__file__).resolve().parents[1] / "fixtures" / "logs"
 SEED_ERROR = ("sqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached, "

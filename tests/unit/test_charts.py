@@ -3,7 +3,8 @@ import json
 import re
 from pathlib import Path
 
-from harness import charts, stats
+from harness.analysis import stats
+from harness.render import charts
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "results" / "run-small.json"
 

@@ -2,7 +2,7 @@ import copy
 import json
 import random
 
-from harness import compare
+from harness.analysis import compare
 
 ENV = {"cpu_model": "Xeon", "cpus": 2, "python": "3.11.7", "postgresql": "15.18",
        "packages": {"fastapi": "0.165.0", "sqlalchemy": "2.1.9"}}

@@ -1,6 +1,7 @@
 import itertools
 
-from harness import plan, scenarios
+from harness.config import scenarios
+from harness.measure import plan
 
 APPS = {"a", "b", "c"}
 

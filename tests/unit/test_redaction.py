@@ -2,8 +2,8 @@
 
 import pytest
 
-from harness import postgres
 from harness.errors import UsageError
+from harness.measure import postgres
 
 
 @pytest.mark.parametrize("url, shown", [

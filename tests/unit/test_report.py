@@ -9,7 +9,7 @@ import os
 import re
 from pathlib import Path
 
-from harness import report
+from harness.render import report
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 RUN = FIXTURES / "results" / "run-small.json"

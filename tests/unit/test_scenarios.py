@@ -2,7 +2,7 @@ import textwrap
 
 import pytest
 
-from harness import scenarios
+from harness.config import scenarios
 from harness.errors import UsageError
 
 APPS = {"flask_sync", "fastapi_sync", "fastapi_async"}

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from scipy import stats as sps
 
-from harness import stats
+from harness.analysis import stats
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "results" / "run-small.json"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from harness import thresholds
+from harness.config import thresholds
 
 
 def cell(status="ok", **latency):

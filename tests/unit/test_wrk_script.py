@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import wrk
+from harness.config.scenarios import Request
 from harness.errors import UsageError
-from harness.scenarios import Request
+from harness.measure import wrk
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "wrk"
 

@@ -6,8 +6,8 @@ from contextlib import contextmanager
 import psycopg2
 import psycopg2.errors
 
-from .errors import UsageError
-from .postgres import redact
+from harness.errors import UsageError
+from harness.measure.postgres import redact
 
 # A marker on the table so that a reset never truncates a `users` table this project did not make.
 MARKER = "flask-fastapi-bench users table"

@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from . import errors
+from harness import errors
 
 DEFAULT_OUT = "results"
 
@@ -50,7 +50,7 @@ def add_commands(sub):
 
 
 def parse_targets(values, known):
-    from .scenarios import base_url_problem
+    from harness.config.scenarios import base_url_problem
 
     targets = {}
     for value in values:
@@ -69,7 +69,8 @@ def cmd_run(args):
     import os
     import shutil
 
-    from . import dataset, postgres, runner, scenarios, services
+    from harness.config import scenarios
+    from harness.measure import dataset, postgres, runner, services
 
     found = services.discover()
     sf = scenarios.load(args.scenario_file, set(found))
@@ -118,7 +119,7 @@ def cmd_run(args):
 def _report_or_warn(results_path, report_path):
     """The report of a finished or interrupted run; a failure here must not hide the run's own
     outcome, so it is one line of warning."""
-    from . import results
+    from harness.model import results
 
     try:
         write_report([results.load(results_path)], report_path)
@@ -138,7 +139,7 @@ def check_out_dir(out):
 
 
 def write_report(runs, path):
-    from . import report
+    from harness.render import report
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +151,7 @@ def write_report(runs, path):
 
 
 def cmd_report(args):
-    from . import results
+    from harness.model import results
 
     if args.runs:
         runs = results.load_many(args.runs)
@@ -168,7 +169,8 @@ def cmd_report(args):
 def cmd_compare(args):
     import json
 
-    from . import compare, results
+    from harness.analysis import compare
+    from harness.model import results
 
     baseline = results.load_many([args.baseline])
     if not baseline:
@@ -201,7 +203,8 @@ def remeasure(scenario_file, flagged, database_url, out_dir):
     import dataclasses
     import tempfile
 
-    from . import runner, scenarios, services
+    from harness.config import scenarios
+    from harness.measure import runner, services
 
     sf = scenarios.load(scenario_file, set(services.discover()))
     wanted = {}

@@ -6,8 +6,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from . import postgres
-from .services import package_version
+from harness import locations
+from harness.measure import postgres
+from harness.measure.services import package_version
 
 HARNESS_PACKAGES = ("psycopg2-binary", "psutil", "pyyaml", "numpy", "scipy", "matplotlib")
 
@@ -70,7 +71,7 @@ def wrk_version():
 
 
 def git_state():
-    root = Path(__file__).resolve().parent.parent
+    root = locations.ROOT
 
     def git(*args):
         try:

@@ -14,7 +14,7 @@ matplotlib.use("Agg")  # no display: the harness runs headless
 
 from matplotlib.figure import Figure
 
-from harness import stats
+from harness.analysis import stats
 
 RC = {"svg.hashsalt": "harness", "svg.fonttype": "none", "font.size": 9}
 METRICS = {  # metric -> (axis label, scale from results units)

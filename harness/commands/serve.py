@@ -6,8 +6,8 @@ import socket
 import tempfile
 from contextlib import ExitStack
 
-from . import dataset, postgres, services
-from .errors import UsageError
+from harness.errors import UsageError
+from harness.measure import dataset, postgres, services
 
 
 def port_free(port, host=services.HOST):

@@ -13,24 +13,23 @@ from urllib.parse import urlsplit
 
 import psycopg2
 
-from . import (
+from harness.commands.progress import Progress
+from harness.config import scenarios, thresholds
+from harness.errors import Interrupted
+from harness.measure import (
     applog,
     ceilings,
     dataset,
     environment,
     plan,
     postgres,
-    results,
     sampler,
-    scenarios,
     services,
-    thresholds,
     verify,
     wrk,
 )
-from .errors import Interrupted
-from .progress import Progress
-from .sampler import Sampler
+from harness.measure.sampler import Sampler
+from harness.model import results
 
 
 class AppSet:

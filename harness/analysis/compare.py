@@ -7,7 +7,7 @@ the window does not decide alone. Runs from different environments are still com
 silently: the differing keys are listed first in the result and in its Markdown.
 """
 
-from harness import stats
+from harness.analysis import stats
 
 # Environment keys that change what a measurement means (pyperf refuses to mix these).
 ENV_KEYS = ("cpu_model", "cpus", "python", "postgresql", "database")

@@ -8,8 +8,8 @@ import subprocess
 import tempfile
 from urllib.parse import unquote, urlsplit
 
-from . import dataset, postgres, services, wrk
-from .errors import MissingTool
+from harness.errors import MissingTool
+from harness.measure import dataset, postgres, services, wrk
 
 # The SQL each benchmarked endpoint runs, as pgbench scripts.
 QUERIES = {

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from .errors import Interrupted
+from harness.errors import Interrupted
 
 _started: dict[int, subprocess.Popen] = {}
 

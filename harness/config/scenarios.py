@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from harness import thresholds
+from harness.config import thresholds
+from harness.config.thresholds import Threshold
 from harness.errors import UsageError
-from harness.thresholds import Threshold
 
 VERSION = 1
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
@@ -138,7 +138,7 @@ def select(sf, tags=(), names=(), apps=()):
 
 
 def known_apps_of(sf):
-    from harness.services import discover  # the apps that exist, whatever this file names
+    from harness.measure.services import discover  # the apps that exist, whatever this file names
 
     return set(discover()) | set(sf.targets)
 

@@ -7,7 +7,9 @@ Output depends only on the input, so it can be compared against a golden file.
 
 import statistics
 
-from harness import charts, compare, results, stats
+from harness.analysis import compare, stats
+from harness.model import results
+from harness.render import charts
 
 BASELINE = "flask_sync"  # today's stack: every candidate is compared with it
 ENV_ORDER = ("cpu_model", "cpus", "memory_gib", "os", "python", "postgresql", "wrk", "database",

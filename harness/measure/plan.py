@@ -8,7 +8,7 @@ landing on whichever app ran last. The app order rotates per repeat to cancel po
 
 from dataclasses import dataclass
 
-from harness.scenarios import Scenario
+from harness.config.scenarios import Scenario
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from . import procs, settings
-from .errors import UsageError
-from .postgres import redact_text as postgres_redact
+from harness import locations
+from harness.config import settings
+from harness.errors import UsageError
+from harness.measure import procs
+from harness.measure.postgres import redact_text as postgres_redact
 
-APPS_DIR = Path(__file__).resolve().parent.parent / "apps"
+APPS_DIR = locations.APPS_DIR
 HOST = "127.0.0.1"
 # Variables of the caller's shell that would tune one stack and not the others (gunicorn reads
 # GUNICORN_CMD_ARGS, uvicorn UVICORN_*, Python PYTHONDEVMODE...): never passed to an app.

@@ -6,7 +6,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import UsageError
+from harness.errors import UsageError
 
 SCHEMA_VERSION = 1
 

@@ -16,8 +16,8 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from harness.config.scenarios import UNIQUE, is_loopback
 from harness.errors import Interrupted, MissingTool, UsageError
-from harness.scenarios import UNIQUE, is_loopback
 
 TEMPLATE = Path(__file__).with_name("wrk_summary.lua")
 ERROR_KINDS = ("connect", "read", "write", "status", "timeout")

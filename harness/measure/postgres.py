@@ -13,8 +13,8 @@ import time
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
-from . import procs
-from .errors import MissingTool, UsageError
+from harness.errors import MissingTool, UsageError
+from harness.measure import procs
 
 INSTALL_HINT = "PostgreSQL not found: install it with `sudo apt-get install postgresql`"
 DB_USER = "bench"

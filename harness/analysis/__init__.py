@@ -1,0 +1,1 @@
+"""Runs in, typed findings out: summaries, comparisons, verdicts, breaking points. No text."""

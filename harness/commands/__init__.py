@@ -1,0 +1,1 @@
+"""One module per command (serve, run, report, compare), each a plain function the CLI wraps."""

@@ -1,0 +1,1 @@
+"""Findings in, documents out (Markdown, HTML, JSON, CSV, charts): formatting only."""
