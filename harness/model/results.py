@@ -1,87 +1,237 @@
-"""Results files: one JSON document per run, rewritten atomically as each cell completes."""
+"""The results model: one run, its cells, their samples and CPU time, the ceilings, as typed data.
 
-import json
-import os
-import tempfile
-from datetime import UTC, datetime
-from pathlib import Path
+A results file (results/<run-id>.json) is one `Run` as JSON. `harness.model.store` reads and
+writes it; `harness.model.migrate` brings older formats up to this one. The format history is in
+docs/results-format.md, and the JSON Schema in harness/model/results.schema.json is generated
+from these classes (tests check that the two agree).
 
-from harness.errors import UsageError
+Units: seconds for durations and CPU time, microseconds for latencies (wrk's unit), fractions
+for rates. A field that was not measured is None, never 0.
+"""
 
-SCHEMA_VERSION = 1
+from __future__ import annotations
 
+from dataclasses import dataclass, field
+from enum import StrEnum
+from collections.abc import Sequence
+from typing import Any
 
-def utc_now():
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def new_run_id():
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def new(run_id, command, scenario_file, config, environment):
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_id,
-        "started_at": utc_now(),
-        "finished_at": None,
-        "status": "incomplete",
-        "command": command,
-        "scenario_file": scenario_file,
-        "config": config,
-        "environment": environment,
-        "apps": {},
-        "cells": [],
-    }
+SCHEMA_VERSION = 2
 
 
-def save(run, path):
-    """Write atomically: a reader (or a crash) never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(run, f, indent=1, sort_keys=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+class RunStatus(StrEnum):
+    COMPLETE = "complete"
+    INCOMPLETE = "incomplete"  # still running, or killed before it could say
+    INTERRUPTED = "interrupted"  # Ctrl-C, SIGTERM: every completed cell is kept
 
 
-def load(path):
-    try:
-        with open(path) as f:
-            run = json.load(f)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such results file") from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: not a results JSON file ({exc})") from None
-    if not isinstance(run, dict) or "schema_version" not in run:
-        raise UsageError(f"{path}: not a results file (no schema_version)")
-    if run["schema_version"] != SCHEMA_VERSION:
-        raise UsageError(f"{path}: schema_version {run['schema_version']!r} is not supported "
-                         f"(this harness reads {SCHEMA_VERSION})")
-    return run
+class CellStatus(StrEnum):
+    OK = "ok"
+    FAILED = "failed"  # not measured, or the load generator failed: `reason` says why
 
 
-def load_many(paths):
-    """Runs from files and directories (every *.json directly inside), oldest first."""
-    files = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files += sorted(q for q in p.glob("*.json") if not q.name.startswith("."))
-        else:
-            files.append(p)
-    runs = [load(f) for f in files]
-    return sorted(runs, key=lambda r: r.get("started_at") or "")
+class StopReason(StrEnum):
+    """Why a (scenario, connections) level stopped taking rounds."""
+
+    DECIDED = "decided"  # every comparison at the level reached a verdict
+    BUDGET = "budget"  # the level's time budget was spent
+    MAX_REPEATS = "max_repeats"  # the most rounds allowed were taken
+    FIXED = "fixed"  # a fixed number of repeats (no comparison to decide, or a v1 file)
+    INTERRUPTED = "interrupted"
 
 
-def latest(directory):
-    files = [p for p in Path(directory).glob("*.json") if not p.name.startswith(".")]
-    if not files:
-        raise UsageError(f"{directory}: no results files; run `python -m harness run` first")
-    return load_many(files)[-1]
+@dataclass
+class LoadResult:
+    """What the load generator counted over the measured window (v1: the cell's `wrk`)."""
+
+    requests: int
+    duration_us: int
+    bytes: int
+    errors: dict[str, int]  # connect, read, write, status, timeout
+    latency_us: dict[str, float | None]  # min mean stdev max p50 p75 p90 p99 p99.9
+    threads: int
+    connections: int
+    duration_s: float
+    timeout_s: float
+    driver: str = "wrk"
+
+
+@dataclass
+class SeriesStat:
+    peak: float
+    mean: float
+
+
+@dataclass
+class Samples:
+    """Sampled evidence while the load ran: app CPU % and RSS, load-generator CPU %,
+    PostgreSQL sessions by state. `series` summarizes each column of `profile`."""
+
+    interval_s: float
+    n: int
+    series: dict[str, SeriesStat] = field(default_factory=dict)
+    wrk_saturated: bool = False
+    profile_columns: list[str] = field(default_factory=list)
+    profile: list[list[float | None]] = field(default_factory=list)
+
+
+@dataclass
+class CpuTime:
+    """Exact CPU seconds (user + system) spent during the measured window, from /proc."""
+
+    wall_s: float
+    app_s: float  # the app's whole process tree
+    db_s: float | None = None  # the PostgreSQL backends that served the app (local server only)
+    load_s: float | None = None  # the load generator
+
+
+@dataclass
+class LogSummary:
+    file: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ThresholdResult:
+    expr: str
+    metric: str
+    value: float | None  # in the unit the threshold was written in
+    unit: str
+    ok: bool
+
+
+@dataclass(kw_only=True)
+class CellCore:
+    """One measurement: scenario × app × connections × repeat (round), without its sampled
+    time series (what an analysis over many runs needs; `Cell` adds the samples)."""
+
+    scenario: str
+    app: str
+    connections: int
+    repeat: int
+    status: CellStatus
+    reason: str | None = None
+    settings: dict[str, str] = field(default_factory=dict)
+    rps: float | None = None
+    error_rate: float | None = None
+    load: LoadResult | None = None
+    cpu: CpuTime | None = None
+    log: LogSummary | None = None
+    thresholds: list[ThresholdResult] = field(default_factory=list)
+    settle_s: float | None = None  # seconds the app needed to finish its queue afterwards
+    restarted: str | None = None  # why the app was restarted after this cell
+    settle_error: str | None = None
+    stuck: bool = False  # no request completed while the app's pool sat at its limit
+
+    @property
+    def ok(self) -> bool:
+        return self.status is CellStatus.OK
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.scenario, self.app, self.connections)
+
+    def latency(self, name: str) -> float | None:
+        return None if self.load is None else self.load.latency_us.get(name)
+
+    @property
+    def timeouts(self) -> int | None:
+        return None if self.load is None else self.load.errors.get("timeout", 0)
+
+
+@dataclass(kw_only=True)
+class Cell(CellCore):
+    samples: Samples | None = None
+
+
+@dataclass
+class Verification:
+    ok: bool = True
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AppInfo:
+    description: str
+    server: str
+    command: list[str]
+    external: bool = False
+    verification: Verification = field(default_factory=Verification)
+
+
+@dataclass
+class Overhead:
+    wall_s: float
+    load_s: float
+    overhead_pct: float | None
+    # Where the rest of the wall time went, in seconds: start-up, resets, warmup checks, settle…
+    breakdown: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Ceilings:
+    """The machine's limits for a scenario: pgbench on its query, the raw ASGI reference app."""
+
+    seconds: float | None = None
+    query: str | None = None
+    pgbench_tps: dict[str, float | None] = field(default_factory=dict)  # by connections
+    reference_rps: dict[str, float] = field(default_factory=dict)
+    skipped: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class LevelStop:
+    """How the rounds of one (scenario, connections) level ended."""
+
+    scenario: str
+    connections: int
+    rounds: int
+    reason: StopReason
+    load_s: float  # load time spent at this level
+    undecided: list[str] = field(default_factory=list)  # "a vs b" pairs left undecided
+
+
+@dataclass
+class CpuLayout:
+    """Which CPUs each party ran on; `shared` when the machine has too few to separate them."""
+
+    shared: bool
+    app: list[int] = field(default_factory=list)
+    db: list[int] = field(default_factory=list)
+    load: list[int] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class RunCore:
+    """A run without its cells' sampled time series: fast to load by the thousand."""
+
+    schema_version: int = SCHEMA_VERSION  # first in the file: the loader reads it before the rest
+    run_id: str
+    started_at: str
+    status: RunStatus
+    command: list[str]
+    scenario_file: str
+    config: dict[str, Any]  # the resolved scenario file (harness.config.scenarios.config)
+    environment: dict[str, Any]
+    finished_at: str | None = None
+    apps: dict[str, AppInfo] = field(default_factory=dict)
+    overhead: Overhead | None = None
+    ceilings: dict[str, Ceilings] = field(default_factory=dict)
+    cpu_layout: CpuLayout | None = None
+    levels: list[LevelStop] = field(default_factory=list)
+    cells: Sequence[CellCore] = field(default_factory=list)
+
+    def scenario_config(self, name: str) -> dict[str, Any]:
+        for s in self.config.get("scenarios") or []:
+            if s.get("name") == name:
+                return s
+        return {}
+
+
+@dataclass(kw_only=True)
+class Run(RunCore):
+    """A whole run, as stored."""
+
+    cells: list[Cell] = field(default_factory=list)  # type: ignore[assignment]
