@@ -75,7 +75,7 @@ def cmd_run(args):
     found = services.discover()
     sf = scenarios.load(args.scenario_file, set(found))
     apps = [a.strip() for a in args.apps.split(",")] if args.apps else ()
-    sf = scenarios.select(sf, tags=args.tag, names=args.scenario, apps=apps)
+    sf = scenarios.select(sf, tags=args.tag, names=args.scenario, apps=apps, known_apps=set(found))
     targets = parse_targets(args.target, set(found))
     for name in sf.targets:
         if name not in found:

@@ -23,16 +23,24 @@ VERSION = 1
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 BODY_METHODS = ("POST", "PUT", "PATCH")
 MAX_CONNECTIONS = 10_000
+MAX_THREADS = 256
+MAX_REPEATS = 1000
+MAX_ROWS = 10_000_000
+MAX_SECONDS = 24 * 3600  # any one duration, timeout or budget
 UNIQUE = "{{unique}}"  # replaced by a per-request unique value in wrk's Lua script
 
 TOP_KEYS = ("version", "rows", "targets", "defaults", "scenarios")
 REQUEST_KEYS = ("method", "path", "headers", "body")
 DEFAULT_KEYS = ("apps", "connections", "threads", "duration", "warmup", "repeats", "timeout",
-                "env", "app_env", "thresholds", "tags", "default")
+                "env", "app_env", "thresholds", "tags", "default", "baseline", "comparisons",
+                "min_effect", "budget", "min_repeats", "max_repeats")
 SCENARIO_KEYS = ("name", "description", "request", *DEFAULT_KEYS)
 BUILTIN = {"connections": (1, 12, 24, 48), "threads": 2, "duration": 10.0, "warmup": 2.0,
            "repeats": 3, "timeout": 5.0, "env": {}, "app_env": {}, "thresholds": (),
-           "tags": (), "default": True}  # "apps" defaults to every known app
+           "tags": (), "default": True, "baseline": None, "comparisons": None,
+           "min_effect": 0.05, "budget": None, "min_repeats": 3, "max_repeats": 30}
+# "apps" defaults to every known app, "baseline" to the first of them, "comparisons" to the
+# baseline against each other app plus every pair of the others (default_comparisons).
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # also used in file names
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -66,6 +74,21 @@ class Scenario:
     tags: tuple[str, ...]
     default: bool  # False: runs only when a --tag selects it
     thresholds: tuple[Threshold, ...]
+    baseline: str  # today's stack: the reference of the default comparisons
+    comparisons: tuple[tuple[str, str], ...]  # (candidate, reference) pairs to decide
+    min_effect: float  # smallest relative difference that counts (0.05 = 5%)
+    budget: float | None  # seconds of load per connection level: adaptive rounds; None: fixed
+    min_repeats: int  # adaptive rounds: at least this many rounds per level
+    max_repeats: int  # ... and at most this many
+
+    @property
+    def adaptive(self) -> bool:
+        return self.budget is not None
+
+    @property
+    def planned_repeats(self) -> int:
+        """Rounds per level in the plan: the fixed repeats, or the most adaptive rounds."""
+        return self.max_repeats if self.adaptive else self.repeats
 
 
 @dataclass(frozen=True)
@@ -102,7 +125,15 @@ def parse(data, source, known_apps):
     return _Parser(source, known_apps).file(data)
 
 
-def select(sf, tags=(), names=(), apps=()):
+def default_comparisons(apps, baseline):
+    """Today's stack against each candidate, then every pair of candidates (in file order)."""
+    others = [a for a in apps if a != baseline]
+    pairs = [(a, baseline) for a in others]
+    pairs += [(b, a) for i, a in enumerate(others) for b in others[i + 1:]]
+    return tuple(pairs)
+
+
+def select(sf, tags=(), names=(), apps=(), known_apps=()):
     """The scenarios a run covers.
 
     No tags: the default scenarios, or the named ones if names are given (naming a scenario runs
@@ -114,7 +145,7 @@ def select(sf, tags=(), names=(), apps=()):
     _check_known(sf.path, "scenario", names, [s.name for s in sf.scenarios])
     in_file = {a for s in sf.scenarios for a in s.apps}
     for app in apps:
-        if app in known_apps_of(sf) and app not in in_file:
+        if app in {*known_apps, *sf.targets} and app not in in_file:
             raise UsageError(f"{sf.path}: app '{app}' is not in this file's scenarios; "
                              f"they use {', '.join(sorted(in_file))}")
     _check_known(sf.path, "app", apps, in_file)
@@ -129,18 +160,14 @@ def select(sf, tags=(), names=(), apps=()):
             continue
         kept = tuple(a for a in s.apps if not apps or a in apps)
         if kept:
-            chosen.append(dataclasses.replace(s, apps=kept))
+            chosen.append(dataclasses.replace(
+                s, apps=kept, baseline=s.baseline if s.baseline in kept else kept[0],
+                comparisons=tuple(p for p in s.comparisons if set(p) <= set(kept))))
     if not chosen:
         asked = ", ".join(f"{k} {v}" for k, v in
                           (("tags", tags), ("names", names), ("apps", apps)) if v)
         raise UsageError(f"{sf.path}: no scenario matches the selection ({asked or 'defaults'})")
     return dataclasses.replace(sf, scenarios=tuple(chosen))
-
-
-def known_apps_of(sf):
-    from harness.measure.services import discover  # the apps that exist, whatever this file names
-
-    return set(discover()) | set(sf.targets)
 
 
 def to_dict(scenario):
@@ -156,6 +183,10 @@ def to_dict(scenario):
         "app_env": {a: dict(e) for a, e in scenario.app_env.items()},
         "tags": list(scenario.tags), "default": scenario.default,
         "thresholds": [t.expr for t in scenario.thresholds],
+        "baseline": scenario.baseline,
+        "comparisons": [list(p) for p in scenario.comparisons],
+        "min_effect": scenario.min_effect, "budget": scenario.budget,
+        "min_repeats": scenario.min_repeats, "max_repeats": scenario.max_repeats,
     }
 
 
@@ -246,7 +277,7 @@ class _Parser:
             self.fail("version", f"required; this harness reads version {VERSION}")
         if data["version"] != VERSION or isinstance(data["version"], bool):
             self.fail("version", f"unsupported version; supported: {VERSION}", data["version"])
-        rows = self.positive_int(data.get("rows", 1000), "rows")
+        rows = self.positive_int(data.get("rows", 1000), "rows", MAX_ROWS)
         targets = self.targets(data.get("targets", {}))
         self.apps_allowed = sorted(self.known_apps | set(targets))
         defaults = self.mapping(data.get("defaults", {}), "defaults")
@@ -287,8 +318,29 @@ class _Parser:
         values["app_env"] = {app: dict(env) for app, env in values["app_env"].items()}
         if not values["apps"]:
             self.fail(f"{where}.apps", "no apps are known; list some in apps or targets")
+        self.resolve_comparisons(values, where)
+        if values["max_repeats"] < values["min_repeats"]:
+            self.fail(f"{where}.max_repeats", f"must be at least min_repeats "
+                      f"({values['min_repeats']})", values["max_repeats"])
         return Scenario(name=name, description=description,
                         request=self.request(item["request"], f"{where}.request"), **values)
+
+    def resolve_comparisons(self, values, where):
+        """The baseline (default: the first app) and the pairs to decide, all among the apps."""
+        apps = values["apps"]
+        if values["baseline"] is None:
+            values["baseline"] = apps[0]
+        elif values["baseline"] not in apps:
+            self.fail(f"{where}.baseline", f"must be one of the scenario's apps "
+                      f"({', '.join(apps)}){_suggest(values['baseline'], apps)}",
+                      values["baseline"])
+        if values["comparisons"] is None:
+            values["comparisons"] = default_comparisons(apps, values["baseline"])
+        for i, pair in enumerate(values["comparisons"]):
+            for app in pair:
+                if app not in apps:
+                    self.fail(f"{where}.comparisons[{i}]", f"'{app}' is not one of the "
+                              f"scenario's apps ({', '.join(apps)}){_suggest(app, apps)}")
 
     def request(self, data, where):
         data = self.mapping(data, where)
@@ -346,8 +398,20 @@ class _Parser:
                           for i, c in enumerate(items))
             self.unique(conns, where)
             return conns
-        if key in ("threads", "repeats"):
-            return self.positive_int(v, where)
+        if key in ("threads", "repeats", "min_repeats", "max_repeats"):
+            limit = MAX_THREADS if key == "threads" else MAX_REPEATS
+            value = self.positive_int(v, where, limit)
+            if key == "min_repeats" and value < 2:
+                self.fail(where, "must be at least 2: a spread needs two rounds", v)
+            return value
+        if key == "baseline":
+            return self.names([v], where, self.apps_allowed, empty=False)[0]
+        if key == "comparisons":
+            return self.comparisons(v, where)
+        if key == "min_effect":
+            return self.fraction(v, where)
+        if key == "budget":
+            return self.seconds(v, where, minimum=1)
         if key in ("duration", "timeout"):
             return self.seconds(v, where, minimum=1)
         if key == "warmup":
@@ -377,6 +441,40 @@ class _Parser:
                 self.fail(where, "must be true or false", v)
             return v
         raise AssertionError(key)
+
+    def comparisons(self, v, where):
+        """["a vs b", ...] (or [[a, b], ...]): a candidate against its reference."""
+        pairs = []
+        for i, item in enumerate(self.list(v, where, empty=False)):
+            parts = item.split(" vs ") if isinstance(item, str) else item
+            if not isinstance(parts, list | tuple) or len(parts) != 2 \
+                    or not all(isinstance(p, str) for p in parts):
+                self.fail(f"{where}[{i}]", "must be 'CANDIDATE vs REFERENCE', like "
+                          "'fastapi_async vs flask_sync'", item)
+            a, b = (p.strip() for p in parts)
+            for app in (a, b):
+                if app not in self.apps_allowed:
+                    self.fail(f"{where}[{i}]", f"unknown app '{app}'"
+                              f"{_suggest(app, self.apps_allowed)}; apps: "
+                              f"{', '.join(self.apps_allowed)}")
+            if a == b:
+                self.fail(f"{where}[{i}]", "must compare two different apps", item)
+            pairs.append((a, b))
+        self.unique(pairs, where)
+        return tuple(pairs)
+
+    def fraction(self, v, where):
+        """A relative size: 5% or 0.05, strictly between 0 and 1."""
+        allowed = "must be a percentage like 5% or a fraction like 0.05, above 0 and below 1"
+        if isinstance(v, str) and (m := re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*%\s*", v)):
+            value = float(m.group(1)) / 100
+        elif isinstance(v, int | float) and not isinstance(v, bool):
+            value = float(v)
+        else:
+            self.fail(where, allowed, v)
+        if not 0 < value < 1:
+            self.fail(where, allowed, v)
+        return value
 
     def keys(self, data, allowed, where):
         for key in data:
@@ -431,6 +529,8 @@ class _Parser:
             self.fail(where, allowed, v)
         if not math.isfinite(seconds) or seconds < minimum or seconds != int(seconds):
             self.fail(where, allowed, v)
+        if seconds > MAX_SECONDS:
+            self.fail(where, f"must be at most {MAX_SECONDS // 3600} h", v)
         return seconds
 
     def env(self, v, where):
