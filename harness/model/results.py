@@ -11,9 +11,9 @@ for rates. A field that was not measured is None, never 0.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from collections.abc import Sequence
 from typing import Any
 
 SCHEMA_VERSION = 2
