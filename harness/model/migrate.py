@@ -26,6 +26,8 @@ def v1_to_v2(run: dict[str, Any]) -> dict[str, Any]:
     run["ceilings"] = {k: v for k, v in (run.get("ceilings") or {}).items() if isinstance(v, dict)}
     levels: dict[tuple[str, int], dict[str, Any]] = {}
     for c in cells:
+        if not isinstance(c.get("connections"), int) or not isinstance(c.get("repeat"), int):
+            continue  # malformed: validation of the migrated run names the field
         level = levels.setdefault((c["scenario"], c["connections"]), {
             "scenario": c["scenario"], "connections": c["connections"], "rounds": 0,
             "reason": "fixed", "load_s": 0.0, "undecided": []})
@@ -36,7 +38,9 @@ def v1_to_v2(run: dict[str, Any]) -> dict[str, Any]:
     return run
 
 
-def _cell_v2(cell: dict[str, Any]) -> dict[str, Any]:
+def _cell_v2(cell: Any) -> Any:
+    if not isinstance(cell, dict):
+        return cell
     cell = dict(cell)
     cell.setdefault("status", "ok")  # v1 writers before the status field only stored successes
     load = cell.pop("wrk", None)

@@ -135,6 +135,17 @@ class CellCore:
     def latency(self, name: str) -> float | None:
         return None if self.load is None else self.load.latency_us.get(name)
 
+    def metric(self, name: str) -> float | None:
+        """A threshold metric's stored value: rps, error_rate, timeouts, mean_latency or a
+        latency percentile (µs); None when not measured."""
+        if name == "rps":
+            return self.rps
+        if name == "error_rate":
+            return self.error_rate
+        if name == "timeouts":
+            return self.timeouts
+        return self.latency("mean" if name == "mean_latency" else name)
+
     @property
     def timeouts(self) -> int | None:
         return None if self.load is None else self.load.errors.get("timeout", 0)
