@@ -410,8 +410,8 @@ class _Parser:
             return self.comparisons(v, where)
         if key == "min_effect":
             return self.fraction(v, where)
-        if key == "budget":
-            return self.seconds(v, where, minimum=1)
+        if key == "budget":  # null: a fixed number of repeats, overriding a default budget
+            return None if v is None else self.seconds(v, where, minimum=1)
         if key in ("duration", "timeout"):
             return self.seconds(v, where, minimum=1)
         if key == "warmup":

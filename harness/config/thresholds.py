@@ -59,29 +59,18 @@ def parse(expr):
     return Threshold(expr.strip(), metric, op, number * _scale(unit), unit)
 
 
-def metric_value(cell, metric):
-    """The metric's stored value in a results cell (docs/architecture.md), or None if absent."""
-    wrk = cell.get("wrk") or {}
-    if metric in ("rps", "error_rate"):
-        return cell.get(metric)
-    if metric == "timeouts":
-        return (wrk.get("errors") or {}).get("timeout")
-    key = "mean" if metric == "mean_latency" else metric
-    return (wrk.get("latency_us") or {}).get(key)
-
-
-def evaluate(thresholds, cell):
+def evaluate(thresholds, ok, metric):
     """One verdict per threshold: {"expr", "metric", "value", "unit", "ok"}.
 
-    `value` is in the unit the threshold was written in (p99 < 500ms reports ms), so it reads
-    next to the expression. A failed cell fails every threshold: it measured nothing trustworthy.
+    `metric(name)` reads a measured value in stored units (None if absent); `value` is reported
+    in the unit the threshold was written in (p99 < 500ms reports ms), so it reads next to the
+    expression. A failed cell (ok False) fails every threshold: it measured nothing trustworthy.
     """
-    failed = cell.get("status") != "ok"
     verdicts = []
     for t in thresholds:
-        raw = metric_value(cell, t.metric)
-        ok = not failed and raw is not None and OPS[t.op](raw, t.limit)
+        raw = metric(t.metric) if ok else None
+        passed = ok and raw is not None and OPS[t.op](raw, t.limit)
         value = None if raw is None else raw / t.scale
         verdicts.append({"expr": t.expr, "metric": t.metric, "value": value, "unit": t.unit,
-                         "ok": ok})
+                         "ok": passed})
     return verdicts

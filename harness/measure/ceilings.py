@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 from harness.errors import MissingTool
 from harness.measure import dataset, postgres, services, wrk
+from harness.model.results import Ceilings
 
 # The SQL each benchmarked endpoint runs, as pgbench scripts.
 QUERIES = {
@@ -62,14 +63,14 @@ def load_seconds(scenario):
     return len(scenario.connections) * (2 * seconds + min(1.0, seconds))
 
 
-def measure(scenario, url, rows, work, db_port=None):
-    """{"pgbench_tps": {c: tps}, "reference_rps": {c: rps}} for each connection level."""
+def measure(scenario, url, rows, work) -> Ceilings:
+    """pgbench's tps and the reference app's req/s at each connection level."""
     seconds = min(scenario.duration, MAX_SECONDS)
     sql = QUERIES[scenario.request.path]
-    out = {"seconds": seconds, "query": sql, "pgbench_tps": {}, "reference_rps": {}}
+    out = Ceilings(seconds=seconds, query=sql)
     for c in scenario.connections:
         dataset.reset(url, rows)
-        out["pgbench_tps"][str(c)] = pgbench(url, sql, c, wrk.threads_for(c, scenario.threads),
+        out.pgbench_tps[str(c)] = pgbench(url, sql, c, wrk.threads_for(c, scenario.threads),
                                              seconds)
     reference = services.discover(reference=True).get("reference_asgi")
     if reference is None:
@@ -86,8 +87,8 @@ def measure(scenario, url, rows, work, db_port=None):
                     scenario.timeout, os.path.join(work, "wrk"))
             summary = wrk.run(target, scenario.request, c, scenario.threads, seconds,
                               scenario.timeout, os.path.join(work, "wrk"))
-            out["reference_rps"][str(c)] = round(
-                summary["requests"] / (summary["duration_us"] / 1e6 or 1), 1)
+            out.reference_rps[str(c)] = round(
+                summary.requests / (summary.duration_us / 1e6 or 1), 1)
     finally:
         services.stop(running)
     return out

@@ -1,72 +1,158 @@
-"""`python -m harness run`: measure every cell of the plan, storing each one as it completes.
+"""Measure a plan: for each level (scenario × connections), rounds of interleaved apps, each cell
+stored as it completes.
 
-A cell is scenario × app × connections × repeat. Before it the dataset is reset, the app is
-checked with the scenario's own request, and a warmup runs at the cell's concurrency.
+Before each cell the dataset is reset, the app is checked with the scenario's own request, and a
+warmup runs at the cell's concurrency. After it the harness waits for the app to finish what is
+still queued in it, and restarts an app that is stuck, so that its state cannot block or slow the
+next app's cell. An adaptive level asks `stop_rule` after each round which comparisons are still
+undecided, runs only the apps those need, and stops when none is left or its budget is spent.
 """
+
+from __future__ import annotations
 
 import os
 import re
 import time
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Protocol, Self
 
-import psycopg2
-
-from harness.commands.progress import Progress
-from harness.config import scenarios, thresholds
+from harness.config import thresholds
+from harness.config.scenarios import Scenario, ScenarioFile
 from harness.errors import Interrupted
-from harness.measure import (
-    applog,
-    ceilings,
-    dataset,
-    environment,
-    plan,
-    postgres,
-    sampler,
-    services,
-    verify,
-    wrk,
+from harness.measure import applog, cpuset, plan, postgres, services, wrk
+from harness.measure.backends import Backends, Real
+from harness.model import store
+from harness.model.results import (
+    AppInfo,
+    Ceilings,
+    Cell,
+    CellStatus,
+    CpuLayout,
+    LevelStop,
+    LoadResult,
+    LogSummary,
+    Overhead,
+    Run,
+    RunStatus,
+    StopReason,
+    ThresholdResult,
+    Verification,
 )
-from harness.measure.sampler import Sampler
-from harness.model import results
+
+# (scenario, cells measured so far at one level) -> the comparisons still undecided, as
+# (candidate, reference) pairs; [] when every comparison at the level is decided.
+StopRule = Callable[[Scenario, list[Cell]], list[tuple[str, str]]]
+
+
+class Observer(Protocol):
+    """Progress display: told when cells start and end, and of notable events."""
+
+    def cell_started(self, label: str, seconds: float) -> None: ...
+    def cell_finished(self, label: str, summary: str) -> None: ...
+    def note(self, text: str) -> None: ...
+
+
+class Silent:
+    def cell_started(self, label, seconds):
+        pass
+
+    def cell_finished(self, label, summary):
+        pass
+
+    def note(self, text):
+        pass
+
+
+class Clock:
+    """Wall time by activity: the load itself, and where the rest (the overhead) goes."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.spent: dict[str, float] = {}
+
+    @contextmanager
+    def timing(self, what: str) -> Iterator[None]:
+        t = time.monotonic()
+        try:
+            yield
+        finally:
+            self.spent[what] = self.spent.get(what, 0.0) + time.monotonic() - t
+
+    def overhead(self) -> Overhead:
+        wall = time.monotonic() - self.t0
+        load = self.spent.get("load", 0.0)
+        rest = {k: round(v, 2) for k, v in self.spent.items() if k != "load"}
+        rest["other"] = round(max(0.0, wall - load - sum(rest.values())), 2)
+        return Overhead(wall_s=round(wall, 1), load_s=round(load, 1),
+                        overhead_pct=round(100 * (wall - load) / load, 1) if load else None,
+                        breakdown=rest)
+
+
+@dataclass
+class Context:
+    """One run's shared state while it measures."""
+
+    sf: ScenarioFile
+    run: Run
+    path: Path
+    work: Path
+    url: str
+    backends: Backends
+    observer: Observer
+    clock: Clock
+    stop_rule: StopRule | None
+    cpus: CpuLayout
+    saved: dict = field(default_factory=dict)
+
+    def save(self) -> None:
+        with self.clock.timing("save"):
+            store.save(self.run, self.path)
+        self.saved["path"] = self.path
 
 
 class AppSet:
     """The apps of one scenario, started with its settings (or given as external targets)."""
 
-    def __init__(self, scenario, found, targets, database_url, log_dir, run):
-        self.scenario, self.found, self.targets = scenario, found, targets
-        self.database_url, self.log_dir, self.run = database_url, Path(log_dir), run
-        self.running, self.problems = {}, {}
+    def __init__(self, ctx: Context, scenario: Scenario, found: dict[str, services.Service],
+                 targets: dict[str, str]):
+        self.ctx, self.scenario, self.found, self.targets = ctx, scenario, found, targets
+        self.log_dir = ctx.work / "logs"
+        self.running: dict[str, services.Running] = {}
+        self.problems: dict[str, str] = {}
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         # Launch every app first, then wait: start-ups overlap instead of adding up.
         try:
-            for name in self.scenario.apps:
-                self._launch(name)
-            for name, running in list(self.running.items()):
-                self._verify(name, running)  # its writes are undone by the next cell's reset
+            with self.ctx.clock.timing("start"):
+                for name in self.scenario.apps:
+                    self._launch(name)
+                for name, running in list(self.running.items()):
+                    self._verify(name, running)  # its writes are undone by the next reset
         except BaseException:
             self.__exit__()
             raise
         return self
 
-    def __exit__(self, *exc):
-        services.stop(*self.running.values())
+    def __exit__(self, *exc: object) -> None:
+        with self.ctx.clock.timing("stop"):
+            self.ctx.backends.stop(*self.running.values())
 
-    def _entry(self, name):
+    def _info(self, name: str) -> AppInfo:
         service = self.found[name]
-        return self.run["apps"].setdefault(name, {
-            "description": service.description, "server": service.server_version(),
-            "command": list(service.command), "external": name in self.targets,
-            "verification": {"ok": True, "failures": []},
-        })
+        apps = self.ctx.run.apps
+        if name not in apps:
+            apps[name] = AppInfo(description=service.description,
+                                 server=service.server_version(),
+                                 command=list(service.command), external=name in self.targets)
+        return apps[name]
 
-    def _launch(self, name):
+    def _launch(self, name: str) -> None:
         service = self.found[name]
-        self._entry(name)
+        self._info(name)
         if name in self.targets:
             self.running[name] = services.Running(
                 service, self.targets[name].rstrip("/"), {"external": "settings unknown"},
@@ -74,210 +160,296 @@ class AppSet:
             return
         overrides = (self.scenario.env, self.scenario.app_env.get(name, {}))
         log = self.log_dir / f"{self.scenario.name}-{name}.log"
-        self.running[name] = services.launch(service, self.database_url, postgres.free_port(),
-                                             str(log), overrides)
+        self.running[name] = self.ctx.backends.launch(service, self.ctx.url, str(log), overrides,
+                                                      self.ctx.cpus.app)
 
-    def _verify(self, name, running):
-        entry = self._entry(name)
+    def _verify(self, name: str, running: services.Running) -> None:
+        info = self._info(name)
         try:
-            services.wait_healthy(running, timeout=10 if running.process is None else 60)
+            self.ctx.backends.wait_healthy(running, 10 if running.process is None else 60)
         except RuntimeError as exc:
             self.problems[name] = f"did not start: {exc}"
-            entry["verification"] = {"ok": False, "failures": [self.problems[name]]}
+            info.verification = Verification(ok=False, failures=[self.problems[name]])
             return
-        failures = verify.contract(running.base_url)
+        failures = self.ctx.backends.verify(running.base_url)
         if failures:
             self.problems[name] = "failed contract verification: " + "; ".join(failures[:3])
-            entry["verification"] = {"ok": False, "failures": failures}
+            info.verification = Verification(ok=False, failures=failures)
 
-    def settle(self, name, result):
-        """After a cell, wait for the app to finish the requests still queued in it; restart it
-        if its sessions stay busy, so that its state cannot block or slow the next app's cell."""
-        running = self.running.get(name)
-        if "wrk" not in result and "wrk failed" not in (result["reason"] or ""):
-            return False  # no load reached the app
-        if running is None or running.process is None:
-            return False
-        timeout = float(running.settings.get("POOL_TIMEOUT", 30)) + 10
+    def pool_limit(self, name: str) -> int | None:
+        """Database connections the app may open: workers × (pool + overflow)."""
+        s = self.running[name].settings if name in self.running else {}
         try:
-            seconds = sampler.settle(self.database_url, running.process.pid, self.db_port,
-                                     timeout)
-        except psycopg2.Error as exc:
-            result["settle_error"] = postgres.redact_text(str(exc).strip())
-            return True
-        result["settle_s"] = seconds
-        if seconds is None:
-            result["restarted"] = (f"its database sessions were still busy {timeout:.0f} s "
-                                   "after the load stopped: restarted before the next cell")
-            services.stop(running)
-            del self.running[name]
-            self._launch(name)
-            self._verify(name, self.running[name])
-        return True
+            return int(s["WEB_CONCURRENCY"]) * (int(s["POOL_SIZE"]) + int(s["MAX_OVERFLOW"]))
+        except (KeyError, ValueError):
+            return None
 
-    @property
-    def db_port(self):
-        return urlsplit(self.database_url).port or 5432
+    def settle(self, name: str, cell: Cell) -> None:
+        """After a cell, wait for the app to finish the requests still queued in it; restart it
+        when it is stuck or its sessions stay busy, so that it cannot block the next cell."""
+        running = self.running.get(name)
+        if cell.load is None and "wrk failed" not in (cell.reason or ""):
+            return  # no load reached the app
+        if running is None or running.process is None:
+            return
+        timeout = float(running.settings.get("POOL_TIMEOUT", 30)) + 10
+        with self.ctx.clock.timing("settle"):
+            try:
+                outcome = self.ctx.backends.settle(running, self.ctx.url, timeout,
+                                                   self.pool_limit(name))
+            except Exception as exc:  # noqa: BLE001 - a failed check must not end the run
+                cell.settle_error = postgres.redact_text(str(exc).strip())
+                return
+        cell.settle_s = outcome.seconds
+        if outcome.stuck or outcome.seconds is None:
+            cell.stuck = cell.stuck or outcome.stuck
+            cell.restarted = (
+                "its pooled connections sat idle in transaction at the pool limit with no CPU "
+                "used: stuck, restarted before the next cell" if outcome.stuck else
+                f"its database sessions were still busy {timeout:.0f} s after the load stopped: "
+                "restarted before the next cell")
+            self.ctx.observer.note(f"{name}: {cell.restarted}")
+            with self.ctx.clock.timing("restart"):
+                self.ctx.backends.stop(running)
+                del self.running[name]
+                self._launch(name)
+                self._verify(name, self.running[name])
 
 
-
-def execute(sf, command, out_dir, database_url=None, targets=None, progress_stream=None,
-            with_ceilings=True, saved=None):
+def execute(sf: ScenarioFile, command: list[str], out_dir: str | Path,
+            database_url: str | None = None, targets: dict[str, str] | None = None,
+            observer: Observer | None = None, with_ceilings: bool = True,
+            saved: dict | None = None, stop_rule: StopRule | None = None,
+            backends: Backends | None = None, cpu_layout: bool | None = None,
+            found: dict[str, services.Service] | None = None,
+            environment: dict | None = None) -> tuple[Run, Path]:
     """Run the plan; returns (run, path). Interrupted propagates after the run is saved.
 
     The results file exists once something was measured (`saved["path"]` then names it): a run
     that fails before its first measurement leaves nothing behind."""
+    from harness.measure import environment as env_mod
+
     saved = {} if saved is None else saved
+    backends = backends or Real()
+    observer = observer or Silent()
     out_dir = Path(out_dir)
-    found = services.discover()
+    found = found if found is not None else services.discover()
     targets = {**sf.targets, **(targets or {})}
-    run_id = results.new_run_id()
+    run_id = store.new_run_id()
     path, work = out_dir / f"{run_id}.json", out_dir / run_id
-    used = sorted({a for s in sf.scenarios for a in s.apps})
-    env = environment.collect([found[a] for a in used],
-                              database="external" if database_url else "embedded")
-    run = results.new(run_id, command, sf.path, scenarios.config(sf), env)
-    cells = plan.cells(sf)
-    ceiling_s = sum(ceilings.load_seconds(s) for s in sf.scenarios
-                    if with_ceilings and ceilings.supported(s))
-    progress = Progress(len(cells), plan.load_seconds(sf) + ceiling_s, progress_stream)
-    t0 = time.monotonic()
-    measured_load = 0.0
+    clock = Clock()
+    layout = cpuset.plan(os.cpu_count() or 1, cpu_layout)
+    if environment is None:
+        used = sorted({a for s in sf.scenarios for a in s.apps})
+        environment = env_mod.collect([found[a] for a in used],
+                                      database="external" if database_url else "embedded")
+    from harness.config import scenarios as scenarios_mod
+
+    run = Run(run_id=run_id, started_at=store.utc_now(), status=RunStatus.INCOMPLETE,
+              command=command, scenario_file=sf.path, config=scenarios_mod.config(sf),
+              environment=environment, cpu_layout=layout)
+    ctx = None
     try:
         with ExitStack() as stack:
-            url = stack.enter_context(postgres.database(database_url, log_dir=str(work)))
-            dataset.prepare(url, sf.rows)
+            with clock.timing("start"):
+                url = stack.enter_context(backends.database(database_url, str(work), layout.db))
+                backends.prepare(url, sf.rows)
+            ctx = Context(sf, run, path, work, url, backends, observer, clock, stop_rule,
+                          layout, saved)
             for scenario in sf.scenarios:
-                todo = [c for c in cells if c.scenario is scenario]
-                if with_ceilings and not ceilings.supported(scenario):
-                    run.setdefault("ceilings", {})[scenario.name] = {"skipped": (
-                        f"no pgbench equivalent of {scenario.request.method} "
-                        f"{scenario.request.path} (ceilings cover GET "
-                        f"{' and GET '.join(ceilings.QUERIES)})")}
-                if with_ceilings and ceilings.supported(scenario):
-                    progress.note(f"{scenario.name}: measuring the ceilings (pgbench, raw ASGI)")
-                    try:
-                        result = ceilings.measure(scenario, url, sf.rows, str(work))
-                    except (RuntimeError, wrk.WrkError, psycopg2.Error, OSError) as exc:
-                        # A ceiling is context, not a candidate: its failure is noted, not fatal.
-                        result = {"error": postgres.redact_text(str(exc).strip())}
-                    run.setdefault("ceilings", {})[scenario.name] = result
-                    measured_load += ceilings.load_seconds(scenario)
-                    progress.remaining_load -= ceilings.load_seconds(scenario)
-                    results.save(run, path)
-                    saved["path"] = path
-                with AppSet(scenario, found, targets, url, work / "logs", run) as apps:
-                    for cell in todo:
-                        progress.cell_started(cell, scenario.warmup + scenario.duration)
-                        result = measure(cell, apps, url, sf.rows, work)
-                        if result["status"] == "ok":  # only load that really ran counts
-                            measured_load += scenario.warmup + scenario.duration
-                        run["cells"].append(result)
-                        results.save(run, path)  # kept, whatever happens next
-                        saved["path"] = path
-                        progress.cell_finished(cell, describe(result))
-                        if apps.settle(cell.app, result):
-                            results.save(run, path)
-        run["status"] = "complete"
+                _ceilings(ctx, scenario, with_ceilings)
+                with AppSet(ctx, scenario, found, targets) as apps:
+                    for connections in sorted(scenario.connections):
+                        _level(ctx, scenario, connections, apps)
+        run.status = RunStatus.COMPLETE
     except Interrupted:
-        run["status"] = "interrupted"
+        run.status = RunStatus.INTERRUPTED
         raise
     finally:
-        run["finished_at"] = results.utc_now()
-        wall = time.monotonic() - t0
-        run["overhead"] = {
-            "wall_s": round(wall, 1), "load_s": round(measured_load, 1),
-            "overhead_pct": round(100 * (wall - measured_load) / measured_load, 1)
-            if measured_load else None,
-        }
+        run.finished_at = store.utc_now()
+        run.overhead = clock.overhead()
         if saved.get("path"):
-            results.save(run, path)
+            store.save(run, path)
     return run, path
 
 
-def measure(cell, apps, url, rows, work):
-    scenario, name = cell.scenario, cell.app
-    running = apps.running.get(name)
-    result = {
-        "scenario": scenario.name, "app": name, "connections": cell.connections,
-        "repeat": cell.repeat, "status": "failed", "reason": None,
-        "settings": dict(running.settings) if running else {},
-    }
-    if name in apps.problems:
-        result["reason"] = f"not measured: {apps.problems[name]}"
-        return _judged(result, scenario)
-    if running.process is not None and running.process.poll() is not None:
-        result["reason"] = "not measured: the app exited (see its log)"
-        return _judged(result, scenario)
+def _ceilings(ctx: Context, scenario: Scenario, wanted: bool) -> None:
+    from harness.measure import ceilings
+
+    if not wanted:
+        return
+    if not ceilings.supported(scenario):
+        ctx.run.ceilings[scenario.name] = Ceilings(skipped=(
+            f"no pgbench equivalent of {scenario.request.method} {scenario.request.path} "
+            f"(ceilings cover GET {' and GET '.join(ceilings.QUERIES)})"))
+        return
+    ctx.observer.note(f"{scenario.name}: measuring the ceilings (pgbench, raw ASGI)")
+    with ctx.clock.timing("load"):
+        try:
+            result = ctx.backends.ceilings(scenario, ctx.url, ctx.sf.rows, str(ctx.work))
+        except Interrupted:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a ceiling is context, not a candidate
+            result = Ceilings(error=postgres.redact_text(str(exc).strip()))
+    ctx.run.ceilings[scenario.name] = result
+    ctx.save()
+
+
+def _level(ctx: Context, scenario: Scenario, connections: int, apps: AppSet) -> None:
+    """Rounds at one connection level until decided, out of budget, or out of rounds."""
+    measured: list[Cell] = []
+    active = list(scenario.apps)
+    load_s, round_no = 0.0, 0
+    stop = LevelStop(scenario=scenario.name, connections=connections, rounds=0,
+                     reason=StopReason.FIXED, load_s=0.0)
+    ctx.run.levels.append(stop)
+    cell_s = plan.cell_seconds(scenario)
     try:
-        dataset.reset(url, rows)
-    except dataset.ResetBlocked as exc:
-        result["reason"] = f"not measured: {exc}"
-        return _judged(result, scenario)
-    problem = verify.scenario_request(running.base_url, scenario.request)
+        while True:
+            for name in plan.rotated(active, round_no):
+                label = (f"{scenario.name} {name} c={connections} round {round_no + 1}"
+                         + ("" if scenario.adaptive else f"/{scenario.repeats}"))
+                ctx.observer.cell_started(label, cell_s)
+                cell = measure(ctx, plan.Cell(scenario, name, connections, round_no), apps)
+                if cell.load is not None:
+                    load_s += cell_s
+                measured.append(cell)
+                ctx.run.cells.append(cell)
+                ctx.save()  # kept, whatever happens next
+                ctx.observer.cell_finished(label, describe(cell))
+                apps.settle(name, cell)
+                if cell.restarted or cell.settle_error:
+                    ctx.save()
+            round_no += 1
+            stop.rounds, stop.load_s = round_no, round(load_s, 1)
+            reason, undecided = _should_stop(ctx, scenario, measured, round_no, load_s)
+            stop.undecided = [f"{a} vs {b}" for a, b in undecided]
+            if reason is not None:
+                stop.reason = reason
+                break
+            needed = {a for pair in undecided for a in pair}
+            active = [a for a in scenario.apps if a in needed] if undecided else active
+    except Interrupted:
+        stop.reason = StopReason.INTERRUPTED
+        raise
+    if scenario.adaptive:
+        ctx.observer.note(f"{scenario.name} c={connections}: {stop.reason.value} after "
+                          f"{stop.rounds} rounds ({stop.load_s:.0f} s of load)"
+                          + (f"; undecided: {', '.join(stop.undecided)}" if stop.undecided
+                             else ""))
+
+
+def _should_stop(ctx: Context, scenario: Scenario, measured: list[Cell], rounds: int,
+                 load_s: float) -> tuple[StopReason | None, list[tuple[str, str]]]:
+    if not scenario.adaptive:
+        return (StopReason.FIXED if rounds >= scenario.repeats else None), []
+    undecided = list(scenario.comparisons)
+    if rounds >= scenario.min_repeats and ctx.stop_rule is not None:
+        undecided = ctx.stop_rule(scenario, measured)
+        if not undecided:
+            return StopReason.DECIDED, []
+    if rounds >= scenario.max_repeats:
+        return StopReason.MAX_REPEATS, undecided
+    needed = {a for pair in undecided for a in pair} or set(scenario.apps)
+    next_round = plan.cell_seconds(scenario) * len(needed)
+    if rounds >= scenario.min_repeats and load_s + next_round > (scenario.budget or 0):
+        return StopReason.BUDGET, undecided
+    return None, undecided
+
+
+def measure(ctx: Context, planned: plan.Cell, apps: AppSet) -> Cell:
+    scenario, name = planned.scenario, planned.app
+    running = apps.running.get(name)
+    cell = Cell(scenario=scenario.name, app=name, connections=planned.connections,
+                repeat=planned.repeat, status=CellStatus.FAILED,
+                settings=dict(running.settings) if running else {})
+    if name in apps.problems or running is None:
+        cell.reason = f"not measured: {apps.problems.get(name, 'the app is not running')}"
+        return _judged(cell, scenario)
+    if running.process is not None and running.process.poll() is not None:
+        cell.reason = "not measured: the app exited (see its log)"
+        return _judged(cell, scenario)
+    with ctx.clock.timing("reset"):
+        try:
+            ctx.backends.reset(ctx.url, ctx.sf.rows)
+        except Exception as exc:  # noqa: BLE001 - e.g. dataset.ResetBlocked
+            cell.reason = f"not measured: {postgres.redact_text(str(exc))}"
+            return _judged(cell, scenario)
+    with ctx.clock.timing("check"):
+        problem = ctx.backends.check_request(running.base_url, scenario.request)
     if problem:
-        result["reason"] = f"not measured: the scenario's request failed: {problem}"
-        return _judged(result, scenario)
+        cell.reason = f"not measured: the scenario's request failed: {problem}"
+        return _judged(cell, scenario)
     target = running.base_url + scenario.request.path
-    scripts = work / "wrk"
+    scripts = str(ctx.work / "wrk")
     offset = running.log_offset()
-    pid = running.process.pid if running.process is not None else None
+    pool_limit = apps.pool_limit(name)
+
+    def load(seconds):
+        return ctx.backends.load(target, scenario.request, planned.connections,
+                                 scenario.threads, seconds, scenario.timeout, scripts,
+                                 ctx.cpus.load)
+
     try:
         if scenario.warmup > 0:
-            wrk.run(target, scenario.request, cell.connections, scenario.threads,
-                    scenario.warmup, scenario.timeout, scripts)
+            with ctx.clock.timing("load"):
+                load(scenario.warmup)
         offset = running.log_offset()
-        with Sampler(pid, url, urlsplit(url).port or 5432) as samples:
-            summary = wrk.run(target, scenario.request, cell.connections, scenario.threads,
-                              scenario.duration, scenario.timeout, scripts)
+        with ctx.backends.probe(running, ctx.url, pool_limit) as probe, \
+                ctx.clock.timing("load"):
+            result = load(scenario.duration)
+        cell.samples, cell.cpu, cell.stuck = probe.samples(), probe.cpu_time(), probe.stuck()
     except wrk.WrkError as exc:
-        result["reason"] = f"wrk failed: {exc}"
-        result["log"] = _log(running, offset, work, cell)
-        return _judged(result, scenario)
-    result.update(status="ok", wrk=summary, **metrics(summary))
-    result["samples"] = samples.summary(os.cpu_count() or 1)
-    result["log"] = _log(running, offset, work, cell)
-    return _judged(result, scenario)
+        cell.reason = f"wrk failed: {exc}"
+        cell.log = _log(running, offset, ctx.work, planned)
+        return _judged(cell, scenario)
+    cell.status, cell.load = CellStatus.OK, result
+    cell.rps, cell.error_rate = rates(result)
+    cell.log = _log(running, offset, ctx.work, planned)
+    return _judged(cell, scenario)
 
 
-def metrics(summary):
+def rates(load: LoadResult) -> tuple[float, float]:
     """req/s and the error rate. wrk counts an answer that came after --timeout both in
     `requests` and in `errors.timeout`, and one that never came only in `errors.timeout`: so the
     rate is errors over (answers + failed connects), capped at 1."""
-    seconds = summary["duration_us"] / 1e6 or 1.0
-    errors = summary["errors"]
-    failed = sum(errors.values())
-    attempts = summary["requests"] + errors.get("connect", 0)
-    return {"rps": round(summary["requests"] / seconds, 2),
-            "error_rate": round(min(1.0, failed / attempts), 6) if attempts else 1.0}
+    seconds = load.duration_us / 1e6 or 1.0
+    failed = sum(load.errors.values())
+    attempts = load.requests + load.errors.get("connect", 0)
+    return (round(load.requests / seconds, 2),
+            round(min(1.0, failed / attempts), 6) if attempts else 1.0)
 
 
-def _log(running, offset, work, cell):
+def _log(running: services.Running, offset: int, work: Path, planned: plan.Cell) -> LogSummary:
     text = postgres.redact_text(running.read_log(offset))
-    out = {"file": None, **applog.classify(text)}
+    found = applog.classify(text)
+    out = LogSummary(counts=found["counts"], examples=found["examples"])
     if running.log_path:
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", cell.scenario.name)
-        path = work / "logs" / f"{safe}-{cell.app}-c{cell.connections}-r{cell.repeat}.log"
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", planned.scenario.name)
+        path = (work / "logs" /
+                f"{safe}-{planned.app}-c{planned.connections}-r{planned.repeat}.log")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-        out["file"] = str(path)
+        out.file = str(path)
     return out
 
 
-def _judged(result, scenario):
-    result["thresholds"] = thresholds.evaluate(scenario.thresholds, result)
-    return result
+def _judged(cell: Cell, scenario: Scenario) -> Cell:
+    cell.thresholds = [ThresholdResult(**v) for v in
+                       thresholds.evaluate(scenario.thresholds, cell.ok, cell.metric)]
+    return cell
 
 
-def describe(result):
-    if result["status"] != "ok":
-        return f"FAILED ({result['reason']})"
-    lat = result["wrk"]["latency_us"]
-    flags = [t["expr"] for t in result["thresholds"] if not t["ok"]]
+def describe(cell: Cell) -> str:
+    if not cell.ok or cell.load is None:
+        return f"FAILED ({cell.reason})"
+    flags = [t.expr for t in cell.thresholds if not t.ok]
 
-    def ms(us):
+    def ms(us: float | None) -> str:
         return "–" if us is None else f"{us / 1000:.1f} ms"
 
-    text = (f"{result['rps']:.0f} req/s, p50 {ms(lat['p50'])}, p99 {ms(lat['p99'])}, "
-            f"errors {result['error_rate']:.1%}")
+    text = (f"{cell.rps:.0f} req/s, p50 {ms(cell.latency('p50'))}, p99 {ms(cell.latency('p99'))}, "
+            f"errors {cell.error_rate:.1%}")
+    if cell.stuck:
+        text += "; STUCK (pool at its limit, idle in transaction)"
     return text + (f"; threshold failed: {', '.join(flags)}" if flags else "")

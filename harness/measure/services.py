@@ -8,6 +8,7 @@ import tomllib
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from harness import locations
 from harness.config import settings
@@ -77,7 +78,7 @@ class Running:
     service: Service
     base_url: str
     settings: dict
-    process: object  # Popen, or None for a service the harness did not start
+    process: Any  # Popen, or None for a service the harness did not start
     log_path: str | None
 
     def log_offset(self):
@@ -97,15 +98,17 @@ class Running:
             return ""
 
 
-def launch(service, database_url, port, log_path, overrides=()):
-    """Start one app with its resolved settings; returns at once (see wait_healthy)."""
+def launch(service, database_url, port, log_path, overrides=(), cpus=None):
+    """Start one app with its resolved settings (on `cpus` if given); returns at once (see
+    wait_healthy)."""
     values = settings.resolve(service.knobs, *overrides)
     env = {k: v for k, v in os.environ.items() if k not in settings.DEFAULTS
            and not k.startswith(FOREIGN_TUNING)}
     env.update(values)
     env["DATABASE_URL"] = database_url
     env["PYTHONUNBUFFERED"] = "1"
-    proc = procs.start(service.argv(port), cwd=service.directory, env=env, log_path=log_path)
+    proc = procs.start(service.argv(port), cwd=service.directory, env=env, log_path=log_path,
+                       **({"cpus": cpus} if cpus else {}))
     return Running(service, f"http://{HOST}:{port}", values, proc, log_path)
 
 

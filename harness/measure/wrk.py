@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 from harness.config.scenarios import UNIQUE, is_loopback
 from harness.errors import Interrupted, MissingTool, UsageError
+from harness.measure import procs
+from harness.model.results import LoadResult
 
 TEMPLATE = Path(__file__).with_name("wrk_summary.lua")
 ERROR_KINDS = ("connect", "read", "write", "status", "timeout")
@@ -77,9 +79,10 @@ def render_script(request, out_path, nonce):
     return re.sub(r"@([A-Z_]+)@", lambda m: values[m.group(1)], TEMPLATE.read_text())
 
 
-def command(url, connections, threads, duration, timeout, script_path):
-    """wrk's argv. --timeout is always explicit: wrk's default (2 s) would hide slow requests."""
-    return ["wrk", f"-t{threads}", f"-c{connections}", f"-d{whole_seconds(duration)}s",
+def command(url, connections, threads, duration, timeout, script_path, prefix=()):
+    """wrk's argv. --timeout is always explicit: wrk's default (2 s) would hide slow requests.
+    `prefix` (e.g. taskset -c 3) places wrk on its own CPUs."""
+    return [*prefix, "wrk", f"-t{threads}", f"-c{connections}", f"-d{whole_seconds(duration)}s",
             "--timeout", f"{whole_seconds(timeout)}s", "-s", str(script_path), url]
 
 
@@ -120,8 +123,9 @@ def parse_summary(text):
     return summary
 
 
-def run(url, request, connections, max_threads, duration, timeout, workdir):
-    """Run wrk once; the parsed summary plus the threads, connections and whole seconds used.
+def run(url, request, connections, max_threads, duration, timeout, workdir,
+        prefix=()) -> LoadResult:
+    """Run wrk once: what it counted, with the threads, connections and whole seconds used.
 
     `url` may be the service's base URL or the full URL: the script always sends request.path.
 
@@ -142,11 +146,14 @@ def run(url, request, connections, max_threads, duration, timeout, workdir):
     out_path = workdir / f"wrk-{nonce}.json"
     script = workdir / f"wrk-{nonce}.lua"
     script.write_text(render_script(request, out_path.resolve(), nonce))
-    argv = command(url, connections, threads, duration_s, timeout_s, script)
+    argv = command(url, connections, threads, duration_s, timeout_s, script, prefix)
     # Own process group, so stopping it can never reach the harness or the app servers.
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, errors="replace",
                             start_new_session=True)
+    registry = procs.REGISTRY  # recorded, so that a SIGKILLed harness leaves no wrk running
+    if registry is not None:
+        registry.add_group(proc.pid)
     try:
         stdout, stderr = proc.communicate(timeout=duration_s + timeout_s + GRACE_S)
     except subprocess.TimeoutExpired:
@@ -155,6 +162,9 @@ def run(url, request, connections, max_threads, duration, timeout, workdir):
     except (KeyboardInterrupt, Interrupted):
         _kill(proc)
         raise
+    finally:
+        if registry is not None:
+            registry.drop_group(proc.pid)
     if proc.returncode != 0:
         # e.g. "unable to connect to 127.0.0.1:8000 Connection refused": wrk's own words.
         lines = stderr.strip().splitlines() or stdout.strip().splitlines()
@@ -168,9 +178,8 @@ def run(url, request, connections, max_threads, duration, timeout, workdir):
     summary = parse_summary(text)
     out_path.unlink()
     script.unlink()  # kept only when something failed, to debug it
-    summary.update(threads=threads, connections=connections, duration_s=duration_s,
-                   timeout_s=timeout_s)
-    return summary
+    return LoadResult(**summary, threads=threads, connections=connections,
+                      duration_s=duration_s, timeout_s=timeout_s, driver="wrk")
 
 
 def _kill(proc):

@@ -245,4 +245,4 @@ class RunCore:
 class Run(RunCore):
     """A whole run, as stored."""
 
-    cells: list[Cell] = field(default_factory=list)  # type: ignore[assignment]
+    cells: list[Cell] = field(default_factory=list)

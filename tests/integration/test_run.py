@@ -10,13 +10,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import jsonschema
 import psutil
 import pytest
 
 from harness.measure import postgres, services
+from harness.model import store
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "tests" / "fixtures" / "scenarios" / "tiny.yaml"
+SCHEMA = store.schema()  # the published file equals it (tests/unit/test_model.py)
 
 
 def harness(*args, env=None, **kw):
@@ -46,14 +49,24 @@ def test_run_writes_results_json_for_every_cell(tiny_run):
     proc, out, _ = tiny_run
     assert proc.returncode == 0, proc.stderr[-2000:]
     _, run = only_run(out)
-    assert run["schema_version"] == 1 and run["status"] == "complete"
+    assert run["schema_version"] == 2 and run["status"] == "complete"
+    jsonschema.validate(run, SCHEMA)
     assert run["finished_at"] >= run["started_at"]
     assert [s["name"] for s in run["config"]["scenarios"]] == ["users_list", "create"]
-    # 2 connection levels × 3 apps × 2 repeats, then 1 level × 3 apps × 1 repeat.
-    assert len(run["cells"]) == 15
+    # 2 connection levels × 3 apps × 2 repeats, then 1 level × 3 apps × 2 adaptive rounds
+    # (the 6 s budget is spent after two rounds of three 2-second cells).
+    assert [(lv["scenario"], lv["connections"], lv["rounds"]) for lv in run["levels"]] == [
+        ("users_list", 1, 2), ("users_list", 4, 2), ("create", 4, 2)]
+    assert [lv["reason"] for lv in run["levels"]][:2] == ["fixed", "fixed"]
+    assert run["levels"][2]["reason"] in ("decided", "budget")
+    assert len(run["cells"]) == 18
     for cell in run["cells"]:
         assert cell["status"] == "ok", cell.get("reason")
-        summary = cell["wrk"]
+        # Exact CPU time of the app's process tree and of the PostgreSQL backends serving it.
+        assert cell["cpu"]["app_s"] > 0 and cell["cpu"]["db_s"] > 0
+        assert cell["cpu"]["wall_s"] >= 1
+        summary = cell["load"]
+        assert summary["driver"] == "wrk"
         assert summary["requests"] > 0 and summary["duration_us"] > 0
         assert set(summary["latency_us"]) >= {"min", "mean", "stdev", "max", "p50", "p75",
                                               "p90", "p99", "p99.9"}
@@ -80,6 +93,8 @@ def test_run_records_environment_overhead_and_ceilings(tiny_run):
     assert env["packages"]["fastapi"] and env["packages"]["flask"] and env["packages"]["gunicorn"]
     assert env["database"] == "embedded"
     assert run["overhead"]["load_s"] > 0 and run["overhead"]["wall_s"] > run["overhead"]["load_s"]
+    assert {"start", "reset", "settle", "save"} <= set(run["overhead"]["breakdown"])
+    assert run["cpu_layout"]["shared"] is (os.cpu_count() < 4)
     ceiling = run["ceilings"]["users_list"]
     assert ceiling["pgbench_tps"]["1"] > 0 and ceiling["reference_rps"]["4"] > 0
     assert all(a["verification"]["ok"] for a in run["apps"].values())
@@ -238,6 +253,7 @@ def test_a_password_in_the_database_url_appears_nowhere(database_url, tmp_path):
     for path in written:
         assert secret not in path.read_text(errors="replace"), path
     _, run = only_run(out)
+    jsonschema.validate(run, SCHEMA)
     assert "--database-url" in run["command"]
 
 

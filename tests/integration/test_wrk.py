@@ -59,14 +59,14 @@ def test_counts_match_what_the_server_saw(server, tmp_path):
     request = Request("GET", "/users", {"Accept": "application/json"}, None)
     s = wrk.run(server.url, request, connections=4, max_threads=2, duration=1, timeout=2,
                 workdir=tmp_path)
-    assert (s["threads"], s["connections"], s["duration_s"], s["timeout_s"]) == (2, 4, 1, 2)
-    assert s["requests"] > 50
-    assert sum(s["errors"].values()) == 0
+    assert (s.threads, s.connections, s.duration_s, s.timeout_s) == (2, 4, 1, 2)
+    assert s.driver == "wrk" and s.requests > 50
+    assert sum(s.errors.values()) == 0
     # Requests still in flight when wrk stops reach the server but are not counted by wrk.
-    assert s["requests"] <= len(server.seen) <= s["requests"] + 4
+    assert s.requests <= len(server.seen) <= s.requests + 4
     assert {(m, p) for m, p, _, _ in server.seen} == {("GET", "/users")}
     assert server.seen[0][2]["Accept"] == "application/json"
-    assert 0 < s["latency_us"]["p50"] <= s["latency_us"]["max"]
+    assert 0 < s.latency_us["p50"] <= s.latency_us["max"]
     assert list(tmp_path.iterdir()) == []  # script and summary removed after success
 
 
@@ -76,7 +76,7 @@ def test_unique_placeholder_gives_every_request_its_own_body(server, tmp_path):
     s = wrk.run(server.url, request, connections=4, max_threads=2, duration=1, timeout=2,
                 workdir=tmp_path)
     bodies = [json.loads(b) for _, _, _, b in server.seen]
-    assert s["requests"] <= len(bodies) <= s["requests"] + 4
+    assert s.requests <= len(bodies) <= s.requests + 4
     emails = [b["email"] for b in bodies]
     assert len(set(emails)) == len(emails)  # distinct, so a UNIQUE column never conflicts
     matches = [re.fullmatch(r"([0-9a-f]+)-(\d+)-(\d+)@example\.com", e) for e in emails]

@@ -16,11 +16,12 @@ def keys(cells):
     return [(c.app, c.connections, c.repeat) for c in cells]
 
 
-def test_order_interleaves_apps_and_rotates_them_per_repeat():
+def test_order_interleaves_apps_in_rounds_per_level_and_rotates_them():
     assert keys(plan.cells(scenario_file())) == [
-        ("a", 1, 0), ("b", 1, 0), ("c", 1, 0), ("a", 12, 0), ("b", 12, 0), ("c", 12, 0),
-        ("b", 1, 1), ("c", 1, 1), ("a", 1, 1), ("b", 12, 1), ("c", 12, 1), ("a", 12, 1),
-        ("c", 1, 2), ("a", 1, 2), ("b", 1, 2), ("c", 12, 2), ("a", 12, 2), ("b", 12, 2),
+        ("a", 1, 0), ("b", 1, 0), ("c", 1, 0), ("b", 1, 1), ("c", 1, 1), ("a", 1, 1),
+        ("c", 1, 2), ("a", 1, 2), ("b", 1, 2),
+        ("a", 12, 0), ("b", 12, 0), ("c", 12, 0), ("b", 12, 1), ("c", 12, 1), ("a", 12, 1),
+        ("c", 12, 2), ("a", 12, 2), ("b", 12, 2),
     ]
 
 
@@ -44,3 +45,13 @@ def test_every_cell_once_and_scenarios_in_file_order():
 
 def test_load_seconds():
     assert plan.load_seconds(scenario_file()) == 18 * (10 + 2)
+
+
+def test_adaptive_estimate_spans_min_repeats_to_the_budget():
+    sf = scenario_file(budget="2m", min_repeats=3, max_repeats=30)
+    est = plan.estimate(sf)
+    # Per level: at least 3 rounds of 3 apps × 12 s; at most the 120 s budget.
+    assert (est.min_s, est.max_s) == (2 * 108, 2 * 120)
+    assert len(plan.cells(sf)) == 2 * 30 * 3  # the plan lists every round allowed
+    tight = plan.estimate(scenario_file(budget="10s", min_repeats=3))
+    assert tight.max_s == tight.min_s == 2 * 108  # min_repeats run whatever the budget

@@ -1,14 +1,21 @@
 import pytest
 
 from harness.config import thresholds
+from harness.model.results import Cell, CellStatus, LoadResult
 
 
 def cell(status="ok", **latency):
     lat = {"min": 100, "mean": 2000.0, "stdev": 10.0, "max": 90000, "p50": 1500, "p75": 2000,
            "p90": 3000, "p99": 41200, "p99.9": 80000, **latency}
-    return {"status": status, "rps": 1600.0, "error_rate": 0.005,
-            "wrk": {"errors": {"connect": 0, "read": 0, "write": 0, "status": 3, "timeout": 2},
-                    "latency_us": lat}}
+    load = LoadResult(requests=16000, duration_us=10_000_000, bytes=1, latency_us=lat,
+                      errors={"connect": 0, "read": 0, "write": 0, "status": 3, "timeout": 2},
+                      threads=2, connections=12, duration_s=10, timeout_s=5)
+    return Cell(scenario="s", app="a", connections=12, repeat=0, status=CellStatus(status),
+                rps=1600.0, error_rate=0.005, load=load)
+
+
+def evaluate(ts, c):
+    return thresholds.evaluate(ts, c.ok, c.metric)
 
 
 @pytest.mark.parametrize(("expr", "metric", "op", "limit", "unit"), [
@@ -45,7 +52,7 @@ def test_parse_errors(expr, message):
 def test_evaluate_reports_values_in_the_expression_unit():
     ts = [thresholds.parse(e) for e in
           ("p99 < 500ms", "error_rate < 1%", "rps > 2000", "timeouts <= 1", "mean_latency < 2ms")]
-    verdicts = thresholds.evaluate(ts, cell())
+    verdicts = evaluate(ts, cell())
     assert verdicts[0] == {"expr": "p99 < 500ms", "metric": "p99", "value": pytest.approx(41.2),
                            "unit": "ms", "ok": True}
     assert verdicts[1]["value"] == pytest.approx(0.5) and verdicts[1]["ok"]
@@ -56,14 +63,15 @@ def test_evaluate_reports_values_in_the_expression_unit():
 
 def test_failed_cell_fails_every_threshold():
     ts = [thresholds.parse("rps >= 0"), thresholds.parse("p99 < 1s")]
-    failed = {"status": "failed", "reason": "the app exited"}
-    assert [v["ok"] for v in thresholds.evaluate(ts, failed)] == [False, False]
-    assert [v["value"] for v in thresholds.evaluate(ts, failed)] == [None, None]
+    failed = Cell(scenario="s", app="a", connections=1, repeat=0, status=CellStatus.FAILED,
+                  reason="the app exited")
+    assert [v["ok"] for v in evaluate(ts, failed)] == [False, False]
+    assert [v["value"] for v in evaluate(ts, failed)] == [None, None]
     partial = cell(status="failed")
-    assert [v["ok"] for v in thresholds.evaluate(ts, partial)] == [False, False]
+    assert [v["ok"] for v in evaluate(ts, partial)] == [False, False]
 
 
 def test_missing_latency_fails():
     # No response within the timeout: wrk has no latency, so no latency threshold can pass.
-    verdict = thresholds.evaluate([thresholds.parse("p99 < 1s")], cell(p99=None))
+    verdict = evaluate([thresholds.parse("p99 < 1s")], cell(p99=None))
     assert verdict[0]["ok"] is False and verdict[0]["value"] is None

@@ -1,0 +1,116 @@
+"""What the runner drives: the database, the apps, the load generator, the sampler.
+
+The runner only talks to a `Backends` object, so that its orchestration (rounds, settle, restart,
+failure branches) can be tested fast with fakes (tests/unit/test_runner.py) beside the real-process
+tests. `Real` is the one a user runs: PostgreSQL, the app servers under apps/, wrk, /proc.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from harness.config.scenarios import Request, Scenario
+from harness.measure import ceilings, dataset, postgres, sampler, services, verify, wrk
+from harness.model.results import Ceilings, CpuTime, LoadResult, Samples
+
+
+@dataclass
+class SettleOutcome:
+    seconds: float | None  # until the app's sessions were idle; None: not within the timeout
+    stuck: bool = False  # its pool sat at the limit, idle in transaction, with no CPU used
+
+
+class Probe(Protocol):
+    """Evidence gathered while the load runs."""
+
+    def samples(self) -> Samples | None: ...
+    def cpu_time(self) -> CpuTime | None: ...
+    def stuck(self) -> bool: ...
+
+
+class Backends(Protocol):
+    def database(self, url: str | None, log_dir: str,
+                 cpus: list[int]) -> AbstractContextManager[str]: ...
+    def prepare(self, url: str, rows: int) -> None: ...
+    def reset(self, url: str, rows: int) -> None: ...
+    def launch(self, service: services.Service, url: str, log_path: str,
+               overrides: tuple[dict[str, str], ...], cpus: list[int]) -> services.Running: ...
+    def wait_healthy(self, running: services.Running, timeout: float) -> None: ...
+    def verify(self, base_url: str) -> list[str]: ...
+    def check_request(self, base_url: str, request: Request) -> str | None: ...
+    def stop(self, *running: services.Running) -> None: ...
+    def load(self, url: str, request: Request, connections: int, threads: int, seconds: float,
+             timeout: float, workdir: str, cpus: list[int]) -> LoadResult: ...
+    def probe(self, running: services.Running, url: str,
+              pool_limit: int | None) -> AbstractContextManager[Probe]: ...
+    def settle(self, running: services.Running, url: str, timeout: float,
+               pool_limit: int | None) -> SettleOutcome: ...
+    def ceilings(self, scenario: Scenario, url: str, rows: int, work: str) -> Ceilings: ...
+
+
+class Real:
+    """PostgreSQL, the real app servers, wrk and the sampler."""
+
+    def database(self, url, log_dir, cpus):
+        return postgres.database(url, log_dir=log_dir, cpus=cpus or None)
+
+    def prepare(self, url, rows):
+        dataset.prepare(url, rows)
+
+    def reset(self, url, rows):
+        dataset.reset(url, rows)
+
+    def launch(self, service, url, log_path, overrides, cpus):
+        return services.launch(service, url, postgres.free_port(), log_path, overrides,
+                               cpus=cpus or None)
+
+    def wait_healthy(self, running, timeout):
+        services.wait_healthy(running, timeout)
+
+    def verify(self, base_url):
+        return verify.contract(base_url)
+
+    def check_request(self, base_url, request):
+        return verify.scenario_request(base_url, request)
+
+    def stop(self, *running):
+        services.stop(*running)
+
+    def load(self, url, request, connections, threads, seconds, timeout, workdir, cpus):
+        from harness.measure import cpuset
+
+        return wrk.run(url, request, connections, threads, seconds, timeout, workdir,
+                       prefix=cpuset.prefix(cpus))
+
+    @contextmanager
+    def probe(self, running, url, pool_limit) -> Iterator[Probe]:
+        pid = running.process.pid if running.process is not None else None
+        with sampler.Sampler(pid, url, postgres.port_of(url), pool_limit=pool_limit) as s:
+            yield _SamplerProbe(s)
+
+    def settle(self, running, url, timeout, pool_limit):
+        result: Any = sampler.settle(url, running.process.pid, postgres.port_of(url), timeout,
+                                     pool_limit=pool_limit)
+        return SettleOutcome(result.seconds, result.stuck)
+
+    def ceilings(self, scenario, url, rows, work):
+        return ceilings.measure(scenario, url, rows, work)
+
+
+class _SamplerProbe:
+    def __init__(self, s: sampler.Sampler):
+        self._s = s
+
+    def samples(self):
+        import os
+
+        return self._s.summary(os.cpu_count() or 1)
+
+    def cpu_time(self):
+        return self._s.cpu_time()
+
+    def stuck(self):
+        return bool(self._s.stuck)

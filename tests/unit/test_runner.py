@@ -1,0 +1,213 @@
+"""The runner's orchestration with fake backends: rounds, adaptive stopping, settle, restart and
+failure branches, fast. tests/integration/test_run.py runs the same code on the real processes."""
+
+from __future__ import annotations
+
+import json
+import random
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from harness.analysis import stopping
+from harness.config import scenarios
+from harness.errors import Interrupted
+from harness.measure import runner, services
+from harness.measure.backends import SettleOutcome
+from harness.model import store
+from harness.model.results import (
+    Ceilings,
+    CpuTime,
+    LoadResult,
+    RunStatus,
+    StopReason,
+)
+
+APPS = ("flask_sync", "fastapi_sync", "fastapi_async")
+SCHEMA = json.loads((Path(store.__file__).with_name("results.schema.json")).read_text())
+
+
+def service(name):
+    return services.Service(name=name, directory=Path("."), description=f"fake {name}",
+                            server="fake-server", port=0, command=("serve",),
+                            knobs=("WEB_CONCURRENCY", "POOL_SIZE", "MAX_OVERFLOW"))
+
+
+class FakeProcess:
+    def __init__(self, pid):
+        self.pid = pid
+
+    def poll(self):
+        return None
+
+
+@dataclass
+class Fake:
+    """Apps with a true throughput and a CV; a database and a load generator in memory."""
+
+    rps: dict[str, float]
+    cv: float = 0.02
+    broken: set[str] = field(default_factory=set)  # never become healthy
+    stuck: set[str] = field(default_factory=set)  # settle finds them stuck
+    interrupt_after: int | None = None  # raise Interrupted on this load call
+    launches: list[str] = field(default_factory=list)
+    loads: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+
+    @contextmanager
+    def database(self, url, log_dir, cpus):
+        yield "postgresql://bench@127.0.0.1:5999/bench"
+
+    def prepare(self, url, rows):
+        pass
+
+    def reset(self, url, rows):
+        pass
+
+    def launch(self, svc, url, log_path, overrides, cpus):
+        self.launches.append(svc.name)
+        port = 9000 + APPS.index(svc.name)
+        settings = {"WEB_CONCURRENCY": "2", "POOL_SIZE": "5", "MAX_OVERFLOW": "10"}
+        return services.Running(svc, f"http://127.0.0.1:{port}", settings,
+                                FakeProcess(port), None)
+
+    def wait_healthy(self, running, timeout):
+        if running.service.name in self.broken:
+            raise RuntimeError(f"{running.service.name} not healthy after {timeout:.0f} s")
+
+    def verify(self, base_url):
+        return []
+
+    def check_request(self, base_url, request):
+        return None
+
+    def stop(self, *running):
+        self.stopped += [r.service.name for r in running]
+
+    def load(self, url, request, connections, threads, seconds, timeout, workdir, cpus):
+        app = APPS[int(url.split(":")[2].split("/")[0]) - 9000]
+        self.loads.append(app)
+        if self.interrupt_after is not None and len(self.loads) > self.interrupt_after:
+            raise Interrupted("SIGINT")
+        rate = self.rps[app] * self.rng.lognormvariate(0, self.cv)
+        requests = int(rate * seconds)
+        return LoadResult(requests=requests, duration_us=int(seconds * 1e6), bytes=requests * 100,
+                          errors=dict.fromkeys(("connect", "read", "write", "status", "timeout"),
+                                               0),
+                          latency_us={k: 1000.0 for k in ("min", "mean", "stdev", "max", "p50",
+                                                          "p75", "p90", "p99", "p99.9")},
+                          threads=threads, connections=connections, duration_s=seconds,
+                          timeout_s=timeout)
+
+    @contextmanager
+    def probe(self, running, url, pool_limit):
+        yield FakeProbe()
+
+    def settle(self, running, url, timeout, pool_limit):
+        if running.service.name in self.stuck:
+            return SettleOutcome(None, stuck=True)
+        return SettleOutcome(0.05)
+
+    def ceilings(self, scenario, url, rows, work):
+        return Ceilings(seconds=1, pgbench_tps={"12": 40000.0})
+
+
+class FakeProbe:
+    def samples(self):
+        return None
+
+    def cpu_time(self):
+        return CpuTime(wall_s=5.0, app_s=4.0, db_s=1.0, load_s=0.5)
+
+    def stuck(self):
+        return False
+
+
+def scenario_file(**item):
+    data = {"version": 1, "scenarios": [{
+        "name": "users_list", "request": {"path": "/users"}, "apps": list(APPS),
+        "connections": [12], "duration": 5, "warmup": 1, **item}]}
+    return scenarios.parse(data, "scenarios.yaml", set(APPS))
+
+
+def execute(tmp_path, sf, fake, **kw):
+    return runner.execute(sf, ["run", "scenarios.yaml"], tmp_path, backends=fake,
+                          stop_rule=stopping.undecided, found={a: service(a) for a in APPS},
+                          environment={"cpus": 2}, cpu_layout=False, **kw)
+
+
+def levels(run):
+    return [(lv.connections, lv.rounds, lv.reason) for lv in run.levels]
+
+
+def test_fixed_repeats_interleave_rotate_and_store_every_cell(tmp_path):
+    fake = Fake({"flask_sync": 800, "fastapi_sync": 400, "fastapi_async": 600})
+    run, path = execute(tmp_path, scenario_file(connections=[1, 12], repeats=2), fake)
+    assert run.status is RunStatus.COMPLETE
+    assert [(c.connections, c.repeat, c.app) for c in run.cells[:6]] == [
+        (1, 0, "flask_sync"), (1, 0, "fastapi_sync"), (1, 0, "fastapi_async"),
+        (1, 1, "fastapi_sync"), (1, 1, "fastapi_async"), (1, 1, "flask_sync")]
+    assert len(run.cells) == 12 and all(c.ok and c.rps > 0 for c in run.cells)
+    assert levels(run) == [(1, 2, StopReason.FIXED), (12, 2, StopReason.FIXED)]
+    stored = store.load(path)
+    assert stored == run
+    jsonschema.validate(json.loads(path.read_text()), SCHEMA)
+    assert run.overhead.load_s >= 0 and set(run.overhead.breakdown) >= {"start", "save", "other"}
+
+
+def test_adaptive_level_stops_when_every_comparison_is_decided(tmp_path):
+    fake = Fake({"flask_sync": 800, "fastapi_sync": 400, "fastapi_async": 600}, cv=0.03)
+    run, _ = execute(tmp_path, scenario_file(budget="10m", min_repeats=3), fake)
+    assert levels(run) == [(12, 3, StopReason.DECIDED)]
+    assert len(run.cells) == 9 and run.levels[0].undecided == []
+
+
+def test_adaptive_level_runs_only_the_apps_left_undecided_then_hits_its_budget(tmp_path):
+    # flask and async are equal and noisy: their comparison cannot be decided in 60 s of load;
+    # fastapi_sync is far slower than both, decided at once and not measured again.
+    fake = Fake({"flask_sync": 800, "fastapi_sync": 200, "fastapi_async": 800}, cv=0.25)
+    run, _ = execute(tmp_path, scenario_file(budget="60s", min_repeats=3), fake)
+    (level,) = run.levels
+    assert level.reason is StopReason.BUDGET
+    assert level.undecided == ["fastapi_async vs flask_sync"]
+    assert level.load_s <= 60
+    later = [c.app for c in run.cells if c.repeat >= 3]
+    assert later and "fastapi_sync" not in later
+
+
+def test_an_app_that_never_starts_fails_its_cells_and_is_not_waited_for(tmp_path):
+    fake = Fake({"flask_sync": 800, "fastapi_sync": 400, "fastapi_async": 600},
+                broken={"fastapi_sync"})
+    run, _ = execute(tmp_path, scenario_file(budget="10m"), fake)
+    failed = [c for c in run.cells if c.app == "fastapi_sync"]
+    assert failed and all(not c.ok and c.reason.startswith("not measured: did not start")
+                          for c in failed)
+    assert "fastapi_sync" not in fake.loads
+    assert run.apps["fastapi_sync"].verification.ok is False
+    assert levels(run) == [(12, 3, StopReason.DECIDED)]
+
+
+def test_a_stuck_app_is_restarted_before_the_next_cell(tmp_path):
+    fake = Fake({"flask_sync": 800, "fastapi_sync": 400, "fastapi_async": 600},
+                stuck={"fastapi_sync"})
+    run, _ = execute(tmp_path, scenario_file(repeats=2), fake)
+    stuck = [c for c in run.cells if c.app == "fastapi_sync"]
+    assert all(c.stuck and "stuck, restarted" in c.restarted for c in stuck)
+    assert fake.launches.count("fastapi_sync") == 1 + len(stuck)
+    assert run.overhead.breakdown.get("restart", 0) >= 0
+
+
+def test_interrupted_run_keeps_completed_cells(tmp_path):
+    fake = Fake({"flask_sync": 800, "fastapi_sync": 400, "fastapi_async": 600},
+                interrupt_after=4)  # two cells done (warmup + load each), the third cut short
+    saved: dict = {}
+    with pytest.raises(Interrupted):
+        execute(tmp_path, scenario_file(repeats=2), fake, saved=saved)
+    run = store.load(saved["path"])
+    assert run.status is RunStatus.INTERRUPTED and len(run.cells) == 2
+    assert run.levels[0].reason is StopReason.INTERRUPTED
+    assert set(fake.stopped) == set(APPS)  # every app stopped on the way out
