@@ -6,8 +6,26 @@ import socket
 import tempfile
 from contextlib import ExitStack
 
-from harness.errors import UsageError
+from harness.errors import EXIT_OK, UsageError
 from harness.measure import dataset, postgres, services
+
+HELP = "start PostgreSQL and the services until Ctrl-C"
+
+
+def add_arguments(p):
+    from harness.commands.args import app_list
+
+    p.add_argument("--apps", type=app_list, default=None,
+                   help="comma-separated subset (default: all)")
+    p.add_argument("--database-url", help="use this server instead of a throwaway cluster "
+                   "(default: $DATABASE_URL if set)")
+    p.add_argument("--rows", type=int, default=None, help="seeded users (default 1000)")
+
+
+def from_args(args):
+    serve(args.apps or sorted(services.discover()), args.database_url,
+          args.rows or dataset.DEFAULT_ROWS)
+    return EXIT_OK
 
 
 def port_free(port, host=services.HOST):

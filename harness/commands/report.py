@@ -1,0 +1,105 @@
+"""`report`: findings from stored results, written as Markdown, HTML, CSV and JSON.
+
+Nothing is measured. Many runs are read without their sampled time series (fast: a thousand in
+about a second); the newest is read whole for the evidence sections.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from harness import errors
+from harness.model import store
+
+HELP = "render the report (Markdown, HTML, CSV, JSON) from stored results"
+DEFAULT_DIR = "results"
+# format -> renderer module (harness.render.<module>.render(findings) -> {file name: content})
+FORMATS = {"md": "markdown", "html": "html", "csv": "csv_export", "json": "json_export"}
+
+
+def add_arguments(p):
+    p.add_argument("runs", nargs="*", help="results JSON files or directories "
+                   "(default: the newest run in results/)")
+    p.add_argument("--out", default=None,
+                   help="output directory, or the Markdown file's path (default: beside the "
+                   "results)")
+    p.add_argument("--format", action="append", choices=sorted(FORMATS), default=None,
+                   help="formats to write (repeatable; default: all)")
+
+
+def from_args(args) -> int:
+    written = report(args.runs, args.out, tuple(args.format or FORMATS))
+    for path in written:
+        if path.suffix in (".md", ".html"):
+            print(f"report: {path}")
+    return errors.EXIT_OK
+
+
+def report(paths: list[str] | None = None, out: str | Path | None = None,
+           formats: tuple[str, ...] = tuple(FORMATS)) -> list[Path]:
+    if paths:
+        found = store.files(list(paths))
+        if not found:
+            raise errors.UsageError(f"{' '.join(paths)}: no results files found")
+        first = Path(paths[0])
+        default_dir = first if first.is_dir() else first.parent
+    else:
+        found = store.files([DEFAULT_DIR])
+        if not found:
+            raise errors.UsageError(f"{DEFAULT_DIR}: no results files; run `python -m harness "
+                                    "run` first")
+        default_dir = Path(DEFAULT_DIR)
+    cores = [store.load(f, full=False) for f in found]
+    order = sorted(range(len(found)), key=lambda i: cores[i].started_at or "")
+    if not paths:
+        order = order[-1:]  # no argument: the newest run alone
+    runs = [cores[i] for i in order]
+    detail = store.load(found[order[-1]])  # the newest, with its sampled evidence
+    return write(runs, detail, out or default_dir, formats)
+
+
+def write(runs, detail, out: str | Path, formats: tuple[str, ...] = tuple(FORMATS)) -> list[Path]:
+    """Analyse once, render each format, write every file atomically."""
+    from harness.analysis.analyze import analyze
+
+    out = Path(out)
+    md_name = None
+    if out.suffix == ".md":
+        out, md_name = out.parent, out.name
+    out.mkdir(parents=True, exist_ok=True)
+    findings = analyze(runs, detail)
+    written = []
+    for fmt in formats:
+        module = importlib.import_module(f"harness.render.{FORMATS[fmt]}")
+        for name, content in module.render(findings).items():
+            if fmt == "md" and md_name and name == "report.md":
+                name = md_name
+            written.append(_atomic_write(out / name, content))
+    return written
+
+
+def write_or_warn(paths: list, out: Path) -> None:
+    """The report of a finished or interrupted run; a failure here must not hide the run's own
+    outcome, so it is one line of warning."""
+    try:
+        runs = [store.load(p) for p in paths]
+        write(runs, runs[-1], out)
+    except Exception as exc:  # noqa: BLE001
+        print(f"warning: report not written: {exc}", file=sys.stderr)
+
+
+def _atomic_write(path: Path, content: str | bytes) -> Path:
+    data = content.encode() if isinstance(content, str) else content
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
