@@ -122,6 +122,8 @@ def embedded(log_dir=None):
             raise MissingTool("running as root needs a `postgres` user: "
                               "`sudo apt-get install postgresql` creates it") from None
     root = tempfile.mkdtemp(prefix="harness-pg-")
+    if procs.REGISTRY is not None:
+        procs.REGISTRY.add_dir(root)
     proc = None
     try:
         datadir, sockdir = os.path.join(root, "data"), os.path.join(root, "sock")
@@ -153,6 +155,8 @@ def embedded(log_dir=None):
             # SIGINT = postgres "fast" shutdown: aborts sessions, exits cleanly.
             procs.stop(proc, timeout=15, sig=signal.SIGINT)
         shutil.rmtree(root, ignore_errors=True)
+        if procs.REGISTRY is not None:
+            procs.REGISTRY.drop_dir(root)
 
 
 def _wait_ready(bindir, port, proc, log_path, timeout=30.0):
@@ -179,3 +183,8 @@ def _tail(path, n=5):
             return " | ".join(f.read().strip().splitlines()[-n:])
     except OSError:
         return "(no log)"
+
+
+def port_of(url):
+    """The TCP port of a DATABASE_URL (PostgreSQL's 5432 when it names none)."""
+    return urlsplit(url).port or 5432

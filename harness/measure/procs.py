@@ -13,6 +13,9 @@ import time
 from harness.errors import Interrupted
 
 _started: dict[int, subprocess.Popen] = {}
+# Set by the CLI (harness.measure.leftovers.Registry): every process group started here is
+# recorded, so that a watchdog or the next run can stop it if this process is SIGKILLed.
+REGISTRY = None
 
 
 def start(cmd, *, cwd=None, env=None, log_path=None, user=None):
@@ -28,6 +31,8 @@ def start(cmd, *, cwd=None, env=None, log_path=None, user=None):
         if log_path:
             log.close()
     _started[proc.pid] = proc
+    if REGISTRY is not None:
+        REGISTRY.add_group(proc.pid)
     return proc
 
 
@@ -49,6 +54,8 @@ def stop(*processes, timeout=10.0, sig=signal.SIGTERM):
         except subprocess.TimeoutExpired:
             pass
         _started.pop(proc.pid, None)
+        if REGISTRY is not None:
+            REGISTRY.drop_group(proc.pid)
 
 
 def _signal(pgid, sig):
