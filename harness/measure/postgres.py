@@ -83,14 +83,15 @@ def version(bindir=None):
 
 
 @contextmanager
-def database(url=None, log_dir=None):
-    """Yield a DATABASE_URL: `url` as given, or a new embedded cluster removed on exit."""
+def database(url=None, log_dir=None, cpus=None):
+    """Yield a DATABASE_URL: `url` as given, or a new embedded cluster removed on exit (on
+    `cpus` if given: a server of your own is left where it is)."""
     url = url or os.environ.get("DATABASE_URL")
     if url:
         check_url(url)
         yield url
         return
-    with embedded(log_dir=log_dir) as embedded_url:
+    with embedded(log_dir=log_dir, cpus=cpus) as embedded_url:
         yield embedded_url
 
 
@@ -110,8 +111,9 @@ def check_url(url):
 
 
 @contextmanager
-def embedded(log_dir=None):
-    """initdb + postgres in a temporary directory on a free loopback port; all removed on exit."""
+def embedded(log_dir=None, cpus=None):
+    """initdb + postgres in a temporary directory on a free loopback port; all removed on exit.
+    With `cpus` the server and every backend it forks run on those CPUs only."""
     bindir = find_bindir()
     user = None
     if os.geteuid() == 0:
@@ -145,7 +147,7 @@ def embedded(log_dir=None):
         if log_dir:
             os.makedirs(log_dir, exist_ok=True)
         log_path = os.path.join(log_dir or root, "postgres.log")
-        proc = procs.start(args, log_path=log_path, user=run_as)
+        proc = procs.start(args, log_path=log_path, user=run_as, cpus=cpus)
         _wait_ready(bindir, port, proc, log_path)
         subprocess.run([os.path.join(bindir, "createdb"), "-h", "127.0.0.1", "-p", str(port),
                         "-U", DB_USER, DB_NAME], check=True, capture_output=True, timeout=30)

@@ -11,6 +11,7 @@ import sys
 import time
 
 from harness.errors import Interrupted
+from harness.measure import cpuset
 
 _started: dict[int, subprocess.Popen] = {}
 # Set by the CLI (harness.measure.leftovers.Registry): every process group started here is
@@ -18,8 +19,10 @@ _started: dict[int, subprocess.Popen] = {}
 REGISTRY = None
 
 
-def start(cmd, *, cwd=None, env=None, log_path=None, user=None):
-    """Start `cmd` in a new session (its own process group); output goes to `log_path`."""
+def start(cmd, *, cwd=None, env=None, log_path=None, user=None, cpus=None):
+    """Start `cmd` in a new session (its own process group); output goes to `log_path`. With
+    `cpus` it runs on those CPUs only, and so do its threads and children (taskset)."""
+    cmd = [*cpuset.prefix(cpus), *cmd] if cpus else cmd
     # The child keeps its own copy of the descriptor; ours is closed right after the fork.
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     try:

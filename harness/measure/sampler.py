@@ -1,183 +1,341 @@
-"""Evidence sampled during a cell: CPU and RSS of the app's process tree, CPU of wrk, and the
-app's PostgreSQL connections by state (matched to the app through its sockets' local ports)."""
+"""Evidence gathered during a cell, in one 0.5 s loop: exact CPU time of the app's process tree,
+of the PostgreSQL backends that served it and of wrk (harness.measure.cputime); the app's RSS;
+the app's PostgreSQL sessions by state (matched to the app through its sockets' local ports);
+and whether the app looks stuck. After the cell, `settle` waits for the app's queue to drain."""
 
+from __future__ import annotations
+
+import os
 import threading
 import time
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from typing import Self
 
-import psutil
 import psycopg2
+
+from harness.measure import cputime
+from harness.model.results import CpuTime, Samples, SeriesStat
 
 INTERVAL = 0.5
 # wrk is saturated when it uses this share of the cores its threads can use.
 SATURATED = 0.9
 
 PG_STATES = ("active", "idle", "idle in transaction")
+PROFILE_COLUMNS = ["t", "app_cpu_pct", "app_rss_mb", "wrk_cpu_pct", "pg_active", "pg_idle",
+                   "pg_idle_in_transaction", "db_cpu_pct"]
+
+# Stuck: the app's pool held at its limit by sessions that wait on the app (idle in
+# transaction) or on each other (a lock), none changing state, while the app itself uses no CPU.
+# That is the known fastapi_sync deadlock: no request can complete until the app is restarted.
+STUCK_AFTER_S = 2.5  # while the load runs: the 6th such sample in a row, at 0.5 s
+STUCK_SETTLE_S = 2.0  # after it
+STUCK_MAX_CPU = 0.05  # of one core, for the whole process tree
+
+
+@dataclass(frozen=True)
+class Session:
+    """A client backend of the database, from pg_stat_activity."""
+
+    pid: int
+    client_port: int
+    state: str | None
+    backend_start: float  # epoch seconds
+    state_change: float | None
+    wait_event_type: str | None
+
+
+@dataclass(frozen=True)
+class SettleResult:
+    seconds: float | None  # until the app's sessions were all idle; None: not (timeout or stuck)
+    stuck: bool = False  # gave up early: the pool sat at its limit, unchanging, with no app CPU
 
 
 class Sampler:
-    def __init__(self, app_pid, database_url, db_port, interval=INTERVAL):
+    """Context manager around the load window. Afterwards: `summary()`, `cpu_time()`, `stuck`.
+
+    While it runs, `stuck` turns True (and `stuck_event` is set, `on_stuck` is called once from
+    the sampling thread) as soon as the app has looked stuck for STUCK_AFTER_S, so that the
+    caller can cut the cell short. `pool_limit` is the most sessions the app can open
+    (WEB_CONCURRENCY × (POOL_SIZE + MAX_OVERFLOW)); without it nothing is ever called stuck."""
+
+    def __init__(self, app_pid: int | None, database_url: str, db_port: int,
+                 interval: float = INTERVAL, pool_limit: int | None = None,
+                 load_names: Collection[str] = ("wrk",), stuck_after: float = STUCK_AFTER_S,
+                 on_stuck: Callable[[], None] | None = None):
         self.app_pid = app_pid
         self.database_url = database_url
         self.db_port = db_port
         self.interval = interval
-        self.rows = []
+        self.rows: list[dict] = []
+        self.meter = cputime.CpuMeter(app_pid, load_names)
+        self.watch = StuckWatch(pool_limit, stuck_after) if pool_limit else None
+        self.stuck_since: float | None = None  # seconds into the window the stuck streak began
+        self.stuck_event = threading.Event()
+        self.on_stuck = on_stuck
+        self._cpu: CpuTime | None = None
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sampler", daemon=True)
-        self._procs = {}
 
-    def __enter__(self):
+    @property
+    def stuck(self) -> bool:
+        """The app looked stuck at some point of the window."""
+        return self.stuck_since is not None
+
+    def __enter__(self) -> Self:
         self._conn = None
+        activity, own = [], None
         try:
+            # statement_timeout: a sample must never hang the loop (or __exit__) on a busy server.
             self._conn = psycopg2.connect(self.database_url, application_name="harness-sampler",
-                                          connect_timeout=5)
+                                          connect_timeout=5, options="-c statement_timeout=2000")
             self._conn.autocommit = True
+            activity, own = pg_activity(self._conn), own_backend(self._conn)
         except psycopg2.Error:
-            self._conn = None  # evidence is best effort; the measurement goes on
-        self._t0 = time.monotonic()
+            self._close()  # evidence is best effort; the measurement goes on
+        first = self.meter.begin([(s.pid, s.backend_start) for s in activity], own)
+        self._t0 = first.t
+        self._prev = (first.t, *self.meter.totals())
         self._thread.start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        with self._lock:
+            try:
+                self._cpu = self.meter.finish()
+            except OSError:
+                self._cpu = self.meter.result()
+            self._close()
+
+    def cpu_time(self) -> CpuTime | None:
+        """Exact CPU seconds over the window (after exit); None without an app process."""
+        if self._cpu is None or self.app_pid is None:
+            return None
+        return self._cpu
+
+    def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()
+            self._conn = None
 
-    def _loop(self):
-        self._cpu(self._tree(), prime=True)
+    def _loop(self) -> None:
         while not self._stop.wait(self.interval):
-            try:
-                self.rows.append(self._sample())
-            except (psutil.Error, psycopg2.Error, OSError):
-                continue  # a process vanished or the query failed mid-sample: skip the point
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                try:
+                    self._sample()
+                except psycopg2.Error:
+                    if self._conn is not None and self._conn.closed:
+                        self._conn = None  # lost: go on with the processes alone
+                except OSError:
+                    continue  # /proc or a socket vanished mid-sample: skip the point
 
-    def _tree(self):
-        return process_tree(self.app_pid) if self.app_pid else []
-
-    def _wrk(self):
-        try:
-            return [p for p in psutil.Process().children(recursive=True) if p.name() == "wrk"]
-        except psutil.Error:
-            return []
-
-    def _cpu(self, processes, prime=False):
-        """Summed CPU % since the last sample; None until every process has a first reading."""
-        total, fresh = 0.0, False
-        for proc in processes:
-            cached = self._procs.get(proc.pid)
-            if cached is None:  # cpu_percent measures between two calls on the same object
-                cached = self._procs[proc.pid] = proc
-                fresh = True
-            try:
-                total += cached.cpu_percent(None)
-            except psutil.Error:
-                pass
-        return None if prime or fresh else total
-
-    def _sample(self):
-        tree = self._tree()
-        rss = 0
-        for proc in tree:
-            try:
-                rss += proc.memory_info().rss
-            except psutil.Error:
-                pass
-        wrk = self._wrk()
-        return {
-            "t": round(time.monotonic() - self._t0, 2),
-            "app_cpu_pct": _round(self._cpu(tree)),
-            "app_rss_mb": round(rss / 2**20, 1),
-            "wrk_cpu_pct": _round(self._cpu(wrk)) if wrk else None,
-            "wrk_threads": sum(p.num_threads() for p in wrk) if wrk else None,
-            **self._pg(tree),
+    def _sample(self) -> None:
+        snap = self.meter.scan()
+        sessions = None
+        if self._conn is not None:
+            ports = db_client_ports(snap.app_pids, self.db_port)
+            activity = pg_activity(self._conn)
+            self.meter.backends([(s.pid, s.backend_start) for s in activity
+                                 if s.client_port in ports])
+            sessions = app_sessions(activity, ports, snap.app_pids)
+        app_s, db_s, load_s = self.meter.totals()
+        t0, app0, db0, load0 = self._prev
+        self._prev = (snap.t, app_s, db_s, load_s)
+        dt = max(snap.t - t0, 1e-6)
+        row = {
+            "t": round(snap.t - self._t0, 2),
+            "app_cpu_pct": round(100 * (app_s - app0) / dt, 1),
+            "app_rss_mb": round(snap.app_rss / 2**20, 1),
+            "wrk_cpu_pct": (round(100 * (load_s - load0) / dt, 1)
+                            if snap.load_threads is not None else None),
+            "wrk_threads": snap.load_threads,
+            "db_cpu_pct": None if db_s is None or db0 is None else round(100 * (db_s - db0) / dt, 1),
         }
+        if sessions is not None:
+            states = [s.state for s in sessions]
+            row.update({f"pg_{s.replace(' ', '_')}": states.count(s) for s in PG_STATES})
+        self.rows.append(row)
+        watch = self.watch
+        if watch is None or sessions is None or self.stuck_since is not None:
+            return
+        if watch.update(snap.t, sessions, app_s):
+            self.stuck_since = round((watch.since or snap.t) - self._t0, 2)
+            self.stuck_event.set()
+            if self.on_stuck is not None:
+                self.on_stuck()
 
-    def _pg(self, tree):
-        if self._conn is None:
-            return {}
-        states = pg_states(self._conn, tree, self.db_port)
-        return {f"pg_{s.replace(' ', '_')}": states.count(s) for s in PG_STATES}
-
-    def summary(self, cpus):
-        """Peak and mean of each series, the profile itself, and the load-generator flag."""
-        out = {"interval_s": self.interval, "n": len(self.rows)}
-        keys = [k for k in (self.rows[0] if self.rows else {}) if k not in ("t", "wrk_threads")]
-        for key in keys:
+    def summary(self, cpus: int) -> Samples:
+        """Peak and mean of each series, the profile itself, and the load-generator flag.
+        `cpus`: the CPUs wrk could use."""
+        series = {}
+        for key in PROFILE_COLUMNS[1:]:
             values = [r[key] for r in self.rows if r.get(key) is not None]
             if values:
-                out[key] = {"peak": max(values), "mean": round(sum(values) / len(values), 1)}
-        wrk_cpu = out.get("wrk_cpu_pct", {}).get("mean")
+                series[key] = SeriesStat(peak=max(values),
+                                         mean=round(sum(values) / len(values), 1))
+        wrk_cpu = series["wrk_cpu_pct"].mean if "wrk_cpu_pct" in series else None
         threads = max((r.get("wrk_threads") or 1 for r in self.rows), default=1)
         # wrk runs one event loop per thread (plus a main thread that sleeps).
         usable = 100.0 * min(max(threads - 1, 1), cpus)
-        out["wrk_saturated"] = bool(wrk_cpu is not None and wrk_cpu >= SATURATED * usable)
-        out["profile"] = [[r["t"], r.get("app_cpu_pct"), r.get("app_rss_mb"), r.get("wrk_cpu_pct"),
-                           r.get("pg_active"), r.get("pg_idle"), r.get("pg_idle_in_transaction")]
-                          for r in self.rows]
-        out["profile_columns"] = ["t", "app_cpu_pct", "app_rss_mb", "wrk_cpu_pct", "pg_active",
-                                  "pg_idle", "pg_idle_in_transaction"]
-        return out
+        return Samples(
+            interval_s=self.interval, n=len(self.rows), series=series,
+            wrk_saturated=bool(wrk_cpu is not None and wrk_cpu >= SATURATED * usable),
+            profile_columns=list(PROFILE_COLUMNS),
+            profile=[[r.get(k) for k in PROFILE_COLUMNS] for r in self.rows])
 
 
-def process_tree(pid):
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return []
+class StuckWatch:
+    """Stuck when, for `after` seconds, the app's sessions are at least `pool_limit`, all idle in
+    transaction or waiting on a lock (none idle), none changing state, and the app's process
+    tree used under STUCK_MAX_CPU of one core. A pool busy with real queries changes states
+    all the time; a long query is "active" without a lock wait: neither is stuck."""
+
+    def __init__(self, pool_limit: int, after: float, max_cpu: float = STUCK_MAX_CPU):
+        self.pool_limit = pool_limit
+        self.after = after
+        self.max_cpu = max_cpu
+        self.since: float | None = None
+        self._signature: frozenset | None = None
+        self._cpu0 = 0.0
+
+    def update(self, t: float, sessions: Iterable[Session], cpu_s: float | None) -> bool:
+        """One snapshot at monotonic time `t`, with the app's cumulative CPU seconds."""
+        sessions = list(sessions)
+        pinned = len(sessions) >= self.pool_limit and all(
+            s.state == "idle in transaction"
+            or (s.state == "active" and s.wait_event_type == "Lock") for s in sessions)
+        signature = frozenset((s.pid, s.state, s.state_change) for s in sessions)
+        if not pinned or cpu_s is None or signature != self._signature or self.since is None:
+            self.since, self._signature = (t if pinned else None), signature
+            self._cpu0 = cpu_s or 0.0
+            return False
+        elapsed = t - self.since
+        if elapsed < self.after:
+            return False
+        if (cpu_s - self._cpu0) / elapsed >= self.max_cpu:
+            self.since, self._cpu0 = t, cpu_s  # the app is working: start over
+            return False
+        return True
 
 
-def pg_states(conn, tree, db_port):
-    """States of the PostgreSQL sessions opened by `tree`, matched through its sockets' ports.
-
-    Behind a port-forwarding proxy (a database in a container) PostgreSQL sees the proxy's
-    ports, and nothing matches: then every non-harness session of the database counts, which
-    is the app under load plus the idle pools of the apps waiting for their turn."""
-    ports = set()
-    for proc in tree:
-        try:
-            for c in proc.net_connections(kind="tcp"):
-                if c.raddr and c.raddr.port == db_port:
-                    ports.add(c.laddr.port)
-        except psutil.Error:
-            pass
+def pg_activity(conn) -> list[Session]:
+    """The client backends of the database (the harness's own sessions left out)."""
     with conn.cursor() as cur:
-        cur.execute("SELECT client_port, state FROM pg_stat_activity "
+        cur.execute("SELECT pid, client_port, state, extract(epoch FROM backend_start), "
+                    "extract(epoch FROM state_change), wait_event_type FROM pg_stat_activity "
                     "WHERE backend_type = 'client backend' AND client_port IS NOT NULL "
                     "AND datname = current_database() AND pid <> pg_backend_pid() "
                     "AND application_name NOT LIKE 'harness%%'")
         rows = cur.fetchall()
-    matched = [state for port, state in rows if port in ports]
-    if matched or not tree:
+    return [Session(pid, port, state, float(start), None if change is None else float(change),
+                    wait) for pid, port, state, start, change, wait in rows]
+
+
+def own_backend(conn) -> tuple[int, float] | None:
+    """This connection's backend: (pid, backend_start epoch)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pid, extract(epoch FROM backend_start) FROM pg_stat_activity "
+                    "WHERE pid = pg_backend_pid()")
+        row = cur.fetchone()
+    return None if row is None else (row[0], float(row[1]))
+
+
+def app_sessions(activity: list[Session], ports: set[int], pids: list[int]) -> list[Session]:
+    """The sessions opened by the app, matched through its sockets' local ports.
+
+    Behind a port-forwarding proxy (a database in a container) PostgreSQL sees the proxy's
+    ports, and nothing matches: then every non-harness session of the database counts, which
+    is the app under load plus the idle pools of the apps waiting for their turn."""
+    matched = [s for s in activity if s.client_port in ports]
+    if matched or not pids:
         return matched
-    return [state for _, state in rows]
+    return list(activity)
 
 
-def settle(database_url, pid, db_port, timeout, interval=0.1, quiet=3):
-    """Seconds until the app's sessions are all idle (no transaction open, no query running)
-    in `quiet` snapshots in a row after the load stopped, or None if not within `timeout`.
-    One idle snapshot is not enough: fast queries leave sessions idle between queued requests."""
+def db_client_ports(pids: Iterable[int], db_port: int) -> set[int]:
+    """Local ports of the TCP connections that the processes `pids` hold to port `db_port`:
+    the connection table once (/proc/<pid>/net/tcp*), then each process's socket inodes."""
+    pids = list(pids)
+    if not pids:
+        return set()
+    by_inode = {}
+    suffix = f":{db_port:04X}"
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pids[0]}/net/{table}") as f:
+                next(f, None)
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 9 and fields[2].endswith(suffix):
+                        by_inode[fields[9]] = int(fields[1].rsplit(":", 1)[1], 16)
+        except OSError:
+            continue
+    ports = set()
+    for pid in pids:
+        fd_dir = f"/proc/{pid}/fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue  # exited, or not ours to read
+        for fd in fds:
+            try:
+                link = os.readlink(f"{fd_dir}/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:[") and link[8:-1] in by_inode:
+                ports.add(by_inode[link[8:-1]])
+    return ports
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants."""
+    return cputime.descendants(cputime.scan(), pid)
+
+
+def pg_states(conn, pids: Iterable[int], db_port: int) -> list[str | None]:
+    """States of the PostgreSQL sessions opened by the processes `pids` (see app_sessions)."""
+    pids = list(pids)
+    ports = db_client_ports(pids, db_port)
+    return [s.state for s in app_sessions(pg_activity(conn), ports, pids)]
+
+
+def settle(database_url: str, pid: int, db_port: int, timeout: float,
+           pool_limit: int | None = None, *, interval: float = 0.1, quiet: int = 3,
+           stuck_after: float = STUCK_SETTLE_S) -> SettleResult:
+    """After the load: seconds until the app's sessions are all idle (no transaction open, no
+    query running) in `quiet` snapshots in a row; or, given the app's `pool_limit`, a stuck
+    result as soon as its pool has sat at the limit for `stuck_after` s (StuckWatch) instead of
+    waiting for the `timeout`. One idle snapshot is not enough: fast queries leave sessions
+    idle between queued requests."""
     t0 = time.monotonic()
     conn = psycopg2.connect(database_url, application_name="harness-settle", connect_timeout=5)
     try:
         conn.autocommit = True
+        meter = cputime.CpuMeter(pid, load_names=())
+        meter.begin()
+        watch = StuckWatch(pool_limit, stuck_after) if pool_limit else None
         idle_since, streak = None, 0
         while True:
-            busy = [s for s in pg_states(conn, process_tree(pid), db_port) if s != "idle"]
+            snap = meter.scan()
+            ports = db_client_ports(snap.app_pids, db_port)
+            sessions = app_sessions(pg_activity(conn), ports, snap.app_pids)
             now = time.monotonic()
-            if busy:
+            if any(s.state != "idle" for s in sessions):
                 idle_since, streak = None, 0
             else:
                 idle_since = idle_since if idle_since is not None else now
                 streak += 1
                 if streak >= quiet:
-                    return round(idle_since - t0, 2)
+                    return SettleResult(round(idle_since - t0, 2))
+            if watch is not None and watch.update(now, sessions, meter.totals()[0]):
+                return SettleResult(None, stuck=True)
             if now - t0 > timeout:
-                return None
+                return SettleResult(None)
             time.sleep(interval)
     finally:
         conn.close()
-
-
-def _round(value):
-    return None if value is None else round(value, 1)

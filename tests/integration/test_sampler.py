@@ -1,6 +1,8 @@
-"""Evidence from the real database: sessions matched to a process tree, and settling."""
+"""Evidence from the real database: sessions matched to a process tree, settling, and a stuck
+app (real sessions left idle in transaction at the pool limit) told apart from a busy one."""
 
 import subprocess
+import sys
 import time
 from urllib.parse import urlsplit
 
@@ -36,11 +38,12 @@ def test_settle_waits_for_an_open_transaction_and_gives_up_at_the_timeout(databa
         client.stdin.flush()
         _wait_for_state(database_url, client, port, "idle in transaction")
         t0 = time.monotonic()
-        assert sampler.settle(database_url, client.pid, port, timeout=1.0) is None
+        assert sampler.settle(database_url, client.pid, port, timeout=1.0) == \
+            sampler.SettleResult(None, stuck=False)
         assert 1.0 <= time.monotonic() - t0 < 5
         client.stdin.write("COMMIT;\n")
         client.stdin.flush()
-        seconds = sampler.settle(database_url, client.pid, port, timeout=5.0)
+        seconds = sampler.settle(database_url, client.pid, port, timeout=5.0).seconds
         assert seconds is not None and seconds < 5
     finally:
         client.stdin.close()
@@ -59,10 +62,12 @@ def test_sampler_counts_only_the_sessions_of_its_process_tree(database_url):
         with sampler.Sampler(mine.pid, database_url, port, interval=0.1) as s:
             time.sleep(0.5)
         summary = s.summary(cpus=2)
-        assert summary["pg_idle_in_transaction"]["peak"] == 1
-        assert summary["pg_idle"]["peak"] == 0  # the other client's session is not ours
-        assert summary["app_rss_mb"]["peak"] > 0
-        assert summary["profile_columns"][0] == "t" and summary["profile"]
+        assert summary.series["pg_idle_in_transaction"].peak == 1
+        assert summary.series["pg_idle"].peak == 0  # the other client's session is not ours
+        assert summary.series["app_rss_mb"].peak > 0
+        assert summary.profile_columns[0] == "t" and summary.profile
+        assert len(summary.profile[0]) == len(summary.profile_columns)
+        assert not s.stuck  # no pool limit given: never called stuck
     finally:
         for p in (mine, other):
             p.stdin.close()
@@ -79,12 +84,103 @@ def test_without_a_matching_socket_settle_watches_the_whole_database(database_ur
         client.stdin.write("BEGIN; SELECT 1;\n")
         client.stdin.flush()
         _wait_for_state(database_url, client, port, "idle in transaction")
-        assert sampler.settle(database_url, app_without_sockets.pid, port, timeout=0.5) is None
+        assert sampler.settle(database_url, app_without_sockets.pid, port,
+                              timeout=0.5).seconds is None
         client.stdin.write("COMMIT;\n")
         client.stdin.flush()
-        assert sampler.settle(database_url, app_without_sockets.pid, port, timeout=5) is not None
+        assert sampler.settle(database_url, app_without_sockets.pid, port,
+                              timeout=5).seconds is not None
     finally:
         app_without_sockets.kill()
         app_without_sockets.wait()
         client.stdin.close()
         client.wait(timeout=10)
+
+
+# A fake app with POOL sessions: "stuck" leaves each idle in transaction and sleeps (the
+# fastapi_sync deadlock); "progressing" keeps its transactions open too, and as idle, but runs a
+# query in each every 0.1 s; "spinning" leaves them idle in transaction and works on the CPU.
+# The app's real sockets are what the sampler matches.
+POOL = 4
+APP = """
+import sys, time, psycopg2
+url, mode = sys.argv[1], sys.argv[2]
+conns = [psycopg2.connect(url) for _ in range(int(sys.argv[3]))]
+for c in conns:
+    c.cursor().execute("SELECT 1")  # psycopg2 opens the transaction: idle in transaction
+print("ready", flush=True)
+end = time.monotonic() + 30
+while time.monotonic() < end:
+    if mode == "progressing":
+        for c in conns:
+            c.cursor().execute("SELECT 1")
+        time.sleep(0.1)
+    elif mode == "spinning":
+        pass
+    else:
+        time.sleep(0.1)
+"""
+
+
+def _app(database_url, mode, sessions=POOL):
+    proc = subprocess.Popen([sys.executable, "-c", APP, database_url, mode, str(sessions)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def _stop(proc):
+    proc.kill()
+    proc.wait(timeout=10)
+
+
+def _watch(database_url, proc, seconds, pool_limit=POOL):
+    with sampler.Sampler(proc.pid, database_url, urlsplit(database_url).port, interval=0.1,
+                         pool_limit=pool_limit, stuck_after=0.6) as s:
+        s.stuck_event.wait(seconds)
+    return s
+
+
+def test_a_stuck_app_is_recognised_while_the_load_runs(database_url):
+    app = _app(database_url, "stuck")
+    try:
+        t0 = time.monotonic()
+        s = _watch(database_url, app, seconds=5)
+        assert s.stuck and 0.6 <= time.monotonic() - t0 < 2
+        assert s.stuck_since is not None and s.stuck_since < 0.5
+        samples = s.summary(cpus=2)
+        assert samples.series["pg_idle_in_transaction"].peak == POOL
+        assert samples.series["app_cpu_pct"].peak < 5
+    finally:
+        _stop(app)
+
+
+def test_a_progressing_app_a_working_app_or_a_pool_below_its_limit_is_not_stuck(database_url):
+    for mode, limit in (("progressing", POOL), ("spinning", POOL), ("stuck", POOL + 1)):
+        app = _app(database_url, mode)
+        try:
+            s = _watch(database_url, app, seconds=1.2, pool_limit=limit)
+            assert not s.stuck, mode
+            series = s.summary(cpus=2).series
+            assert series["pg_idle_in_transaction"].peak == POOL, mode  # all at once, at times
+            if mode == "progressing":  # told apart by its sessions' state changes alone
+                assert series["app_cpu_pct"].mean < 100 * sampler.STUCK_MAX_CPU
+            if mode == "spinning":  # told apart by its CPU alone
+                assert series["app_cpu_pct"].mean > 50
+        finally:
+            _stop(app)
+
+
+def test_settle_gives_up_on_a_stuck_app_within_seconds(database_url):
+    port = urlsplit(database_url).port
+    app = _app(database_url, "stuck")
+    try:
+        t0 = time.monotonic()
+        result = sampler.settle(database_url, app.pid, port, timeout=30, pool_limit=POOL)
+        assert result == sampler.SettleResult(None, stuck=True)
+        assert sampler.STUCK_SETTLE_S <= time.monotonic() - t0 < sampler.STUCK_SETTLE_S + 1.5
+        # Below the pool limit it is not the deadlock: settle waits until its timeout.
+        result = sampler.settle(database_url, app.pid, port, timeout=0.5, pool_limit=POOL + 1)
+        assert result == sampler.SettleResult(None, stuck=False)
+    finally:
+        _stop(app)
