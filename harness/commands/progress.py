@@ -60,7 +60,7 @@ class Progress:
             if self.tty:
                 self._line(f"[{self.done + 1}] {label} {_clock(ran)}/{_clock(seconds)}",
                            final=False)
-            elif time.monotonic() - last_ci >= CI_TICK_S:
+            elif ran >= CI_TICK_S and time.monotonic() - last_ci >= CI_TICK_S:
                 last_ci = time.monotonic()
                 self._line(f"[{self.done + 1}] {label}: {_clock(ran)} of {_clock(seconds)}",
                            final=True)

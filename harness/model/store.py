@@ -90,12 +90,17 @@ def load(path: str | Path, full: bool = True) -> Run:
     return loads(data, str(path), full)  # type: ignore[return-value]
 
 
+# A run's file is named after its run id (new_run_id): a directory scan takes those only, so the
+# report's own JSON (findings.json) or any other file beside the results is never mistaken.
+_RUN_FILE = re.compile(r"^\d{8}T\d{6}Z.*\.json$")
+
+
 def files(paths: list[str | Path]) -> list[Path]:
-    """Results files named directly, or every *.json directly inside a named directory."""
+    """Results files named directly, or every run's file directly inside a named directory."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(q for q in p.glob("*.json") if not q.name.startswith("."))
+            out += sorted(q for q in p.glob("*.json") if _RUN_FILE.match(q.name))
         else:
             out.append(p)
     return out
