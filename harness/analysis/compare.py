@@ -4,273 +4,235 @@ Each (scenario, app, connections) group is judged on req/s, p99 and error rate, 
 direction. Like asv, a change counts only if it is both large enough and significant; the
 baseline's spread is every repeat of every baseline run pooled, so one lucky or unlucky run in
 the window does not decide alone. Runs from different environments are still compared, but never
-silently: the differing keys are listed first in the result and in its Markdown.
+silently: the differing keys are listed first in the result and in its Markdown
+(harness.render.compare_markdown).
 """
 
-from harness.analysis import stats
+from __future__ import annotations
 
-# Environment keys that change what a measurement means (pyperf refuses to mix these).
-ENV_KEYS = ("cpu_model", "cpus", "python", "postgresql", "database")
+import dataclasses
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from harness.analysis import environment, stats
+from harness.analysis.findings import EnvDiff, Verdict, Warn
+from harness.analysis.groups import Grouped, Key, group
+from harness.model.results import CellCore, RunCore
+
 # Error rates sit near 0, where ratios mean nothing: their change is in absolute terms, 0.1 point.
 MIN_ERROR_DELTA = 0.001
 
 
-def compare(baseline_runs, current, min_effect=stats.MIN_EFFECT, alpha=stats.ALPHA,
-            min_error_delta=MIN_ERROR_DELTA):
-    """Judge every group of `current` against the pooled repeats of `baseline_runs` (results dicts).
+class Status(StrEnum):
+    REGRESSION = "regression"
+    UNCONFIRMED = "unconfirmed"  # a regression not seen again when re-measured
+    IMPROVEMENT = "improvement"
+    INCONCLUSIVE = "inconclusive"  # too few or too noisy repeats to rule a regression out
+    UNCHANGED = "unchanged"
+    NEW = "new"  # only in the current run
+    MISSING = "missing"  # only in the baseline
 
-    Returns a JSON-serializable dict: {"current_run", "baseline_runs", "min_effect", "alpha",
-    "min_error_delta", "environment_mismatch": [keys], "environment_diff": {key: {"baseline":
-    [values], "current": value}}, "counts": {status: n}, "groups": [{"scenario", "app",
-    "connections", "status", "rps", "p99", "error_rate", "warnings"}]}, status one of
-    "regression", "improvement", "unchanged", "new", "missing". The current run is left out of
-    the baseline if it is passed there too (e.g. every file of results/).
-    """
-    if current.get("run_id") is not None:
-        baseline_runs = [r for r in baseline_runs if r.get("run_id") != current["run_id"]]
-    base = stats.groups([c for run in baseline_runs for c in run.get("cells") or []])
-    cur = stats.groups(current.get("cells") or [])
-    groups = []
-    for key in list(cur) + [k for k in base if k not in cur]:
-        scenario, app, conns = key
-        row = {"scenario": scenario, "app": app, "connections": conns}
-        if key not in base:
-            row["status"] = "new"
-        elif key not in cur:
-            row["status"] = "missing"
+
+STATUS_ORDER = tuple(Status)
+
+
+class Judgement(StrEnum):
+    BETTER = "better"
+    WORSE = "worse"
+    INCONCLUSIVE = "inconclusive"
+    UNCHANGED = "unchanged"
+
+
+class GroupKey(NamedTuple):
+    scenario: str
+    app: str
+    connections: int
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One metric, baseline against current. For req/s and p99 `change` is a ratio minus 1
+    (geometric means, Welch on logs); for the error rate a difference of means."""
+
+    baseline: float | None  # median (error rate: mean)
+    current: float | None
+    change: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    judgement: Judgement
+    n_baseline: int
+    n_current: int
+    warnings: tuple[Warn, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GroupCheck:
+    scenario: str
+    app: str
+    connections: int
+    status: Status
+    rps: Change | None = None  # None for new and missing groups
+    p99: Change | None = None
+    error_rate: Change | None = None
+    warnings: tuple[Warn, ...] = ()
+
+    @property
+    def key(self) -> GroupKey:
+        return GroupKey(self.scenario, self.app, self.connections)
+
+
+@dataclass(frozen=True)
+class RegressionCheck:
+    current_run: str
+    baseline_runs: tuple[str, ...]
+    min_effect: float
+    alpha: float
+    min_error_delta: float
+    environment_diff: tuple[EnvDiff, ...]
+    config_mismatch: tuple[str, ...]
+    counts: dict[Status, int]
+    groups: tuple[GroupCheck, ...]
+    confirmation_run: str | None = None
+
+    @property
+    def environment_mismatch(self) -> tuple[str, ...]:
+        return tuple(d.key for d in self.environment_diff)
+
+
+def compare(baseline_runs: Sequence[RunCore], current: RunCore,
+            min_effect: float = stats.MIN_EFFECT, alpha: float = stats.ALPHA,
+            min_error_delta: float = MIN_ERROR_DELTA) -> RegressionCheck:
+    """Judge every group of `current` against the pooled repeats of `baseline_runs`. The current
+    run is left out of the baseline if it is passed there too (e.g. every file of results/)."""
+    baseline_runs = [r for r in baseline_runs if r.run_id != current.run_id]
+    base, cur = group(baseline_runs), group([current])
+    checks = []
+    for key in list(cur.cells) + [k for k in base.cells if k not in cur.cells]:
+        if key not in base.cells:
+            checks.append(GroupCheck(*key, status=Status.NEW))
+        elif key not in cur.cells:
+            checks.append(GroupCheck(*key, status=Status.MISSING))
         else:
-            row.update(_judge(_ok(base[key]), _ok(cur[key]), min_effect, alpha, min_error_delta))
-        groups.append(row)
-    diff = environment_diff([r.get("environment") or {} for r in baseline_runs],
-                             current.get("environment") or {})
-    counts = {}
-    for g in groups:
-        counts[g["status"]] = counts.get(g["status"], 0) + 1
-    return {"current_run": current.get("run_id"),
-            "baseline_runs": [r.get("run_id") for r in baseline_runs],
-            "min_effect": min_effect, "alpha": alpha, "min_error_delta": min_error_delta,
-            "environment_mismatch": list(diff), "environment_diff": diff,
-            "config_mismatch": config_diff(baseline_runs, current),
-            "counts": counts, "groups": groups}
+            checks.append(_judge(key, base, cur, min_effect, alpha, min_error_delta))
+    return RegressionCheck(
+        current_run=current.run_id,
+        baseline_runs=tuple(r.run_id for r in baseline_runs),
+        min_effect=min_effect, alpha=alpha, min_error_delta=min_error_delta,
+        environment_diff=environment.diff([r.environment or {} for r in baseline_runs],
+                                          current.environment or {}),
+        config_mismatch=config_diff(baseline_runs, current),
+        counts=_counts(checks), groups=tuple(checks))
 
 
-def config_diff(baseline_runs, current):
+def _counts(checks: Sequence[GroupCheck]) -> dict[Status, int]:
+    counts: dict[Status, int] = {}
+    for g in checks:
+        counts[g.status] = counts.get(g.status, 0) + 1
+    return counts
+
+
+def config_diff(baseline_runs: Sequence[RunCore], current: RunCore) -> tuple[str, ...]:
     """Scenarios whose resolved configuration (load, request, settings) differs from a baseline
     run's: their numbers answer a different question, so the comparison says so."""
-    def by_name(run):
+    def by_name(run: RunCore) -> dict[str, dict[str, Any]]:
         return {s.get("name"): {k: v for k, v in s.items() if k != "description"}
-                for s in (run.get("config") or {}).get("scenarios") or []}
+                for s in (run.config or {}).get("scenarios") or []}
 
     cur = by_name(current)
-    differing = []
+    differing: list[str] = []
     for run in baseline_runs:
         for name, cfg in by_name(run).items():
             if name in cur and cur[name] != cfg and name not in differing:
                 differing.append(name)
-    return differing
+    return tuple(differing)
 
 
-def compared(result):
+def compared(result: RegressionCheck) -> int:
     """How many groups had both a baseline and a current measurement."""
-    return sum(g["status"] not in ("new", "missing") for g in result["groups"])
+    return sum(g.status not in (Status.NEW, Status.MISSING) for g in result.groups)
 
 
-def candidates(result):
-    """Groups judged regressions, as {"scenario", "app", "connections"}: re-measure to confirm."""
-    return [{k: g[k] for k in ("scenario", "app", "connections")}
-            for g in result["groups"] if g["status"] == "regression"]
+def candidates(result: RegressionCheck) -> list[GroupKey]:
+    """Groups judged regressions: re-measure them to confirm."""
+    return [g.key for g in result.groups if g.status is Status.REGRESSION]
 
 
-def confirm(result, recheck):
+def confirm(result: RegressionCheck, recheck: RegressionCheck) -> RegressionCheck:
     """Keep as regressions only the groups that `recheck` (a comparison of a re-measurement
     against the same baseline) flags again; the others become "unconfirmed"."""
-    again = {_key(g) for g in candidates(recheck)}
-    counts = {}
-    for g in result["groups"]:
-        if g["status"] == "regression" and _key(g) not in again:
-            g["status"] = "unconfirmed"
-        counts[g["status"]] = counts.get(g["status"], 0) + 1
-    result["counts"] = counts
-    result["confirmation_run"] = recheck["current_run"]
-    return result
+    again = set(candidates(recheck))
+    checks = tuple(dataclasses.replace(g, status=Status.UNCONFIRMED)
+                   if g.status is Status.REGRESSION and g.key not in again else g
+                   for g in result.groups)
+    return dataclasses.replace(result, groups=checks, counts=_counts(checks),
+                               confirmation_run=recheck.current_run)
 
 
-def _key(g):
-    return g["scenario"], g["app"], g["connections"]
+def _ok(grouped: Grouped, key: Key) -> list[CellCore]:
+    return grouped.ok(key)
 
 
-def _ok(cells):
-    return [c for c in cells if c.get("status", "ok") == "ok"]
-
-
-def _judge(base, cur, min_effect, alpha, min_error_delta):
-    def values(metric):
-        read = stats.METRICS[metric]
-        return [read(c) for c in base], [read(c) for c in cur]
-
-    metrics = {
-        "rps": _ratio(*values("rps"), min_effect, alpha, higher_is_better=True),
-        "p99": _ratio(*values("p99"), min_effect, alpha, higher_is_better=False),
-        "error_rate": _delta(*values("error_rate"), min_error_delta, alpha),
-    }
-    warnings = []
-    judgements = {m["judgement"] for m in metrics.values()}
-    if base and not cur:
-        warnings.append("all_current_failed")  # it ran before and fails now: that is a regression
-        status = "regression"
-    elif "worse" in judgements:
-        status = "regression"
-    elif "better" in judgements:
-        status = "improvement"
-    elif "inconclusive" in judgements:
-        status = "inconclusive"  # too few or too noisy repeats to rule a regression out
+def _judge(key: Key, base: Grouped, cur: Grouped, min_effect: float, alpha: float,
+           min_error_delta: float) -> GroupCheck:
+    b, c = _ok(base, key), _ok(cur, key)
+    rps = _ratio([x.rps for x in b], [x.rps for x in c], min_effect, alpha, True)
+    p99 = _ratio([x.latency("p99") for x in b], [x.latency("p99") for x in c], min_effect, alpha,
+                 False)
+    err = _delta([x.error_rate for x in b], [x.error_rate for x in c], min_error_delta, alpha)
+    judgements = {rps.judgement, p99.judgement, err.judgement}
+    warnings: tuple[Warn, ...] = ()
+    if b and not c:
+        warnings = (Warn.ALL_CURRENT_FAILED,)  # it ran before and fails now: a regression
+        status = Status.REGRESSION
+    elif Judgement.WORSE in judgements:
+        status = Status.REGRESSION
+    elif Judgement.BETTER in judgements:
+        status = Status.IMPROVEMENT
+    elif Judgement.INCONCLUSIVE in judgements:
+        status = Status.INCONCLUSIVE
     else:
-        status = "unchanged"
-    return {"status": status, **metrics, "warnings": warnings}
+        status = Status.UNCHANGED
+    return GroupCheck(*key, status=status, rps=rps, p99=p99, error_rate=err, warnings=warnings)
 
 
-def _ratio(base, cur, min_effect, alpha, higher_is_better):
+def _median(xs: list[float]) -> float | None:
+    return statistics.median(xs) if xs else None
+
+
+def _ratio(base: Sequence[float | None], cur: Sequence[float | None], min_effect: float,
+           alpha: float, higher_is_better: bool) -> Change:
     """Current over baseline as a ratio (geometric, Welch on logs), judged in the bad direction."""
-    base = [v for v in base if v is not None]
-    cur = [v for v in cur if v is not None]
-    c = stats.compare(cur, base, min_effect, alpha, higher_is_better)
-    judgement = {"faster": "better", "slower": "worse",
-                 "inconclusive": "inconclusive"}.get(c["verdict"], "unchanged")
-    return {"baseline": _median(base), "current": _median(cur),
-            "change": None if c["ratio"] is None else c["ratio"] - 1,
-            "ci_low": None if c["ci_low"] is None else c["ci_low"] - 1,
-            "ci_high": None if c["ci_high"] is None else c["ci_high"] - 1,
-            "p_value": c["p_value"], "judgement": judgement,
-            "n_baseline": len(base), "n_current": len(cur), "warnings": c["warnings"]}
+    b = [v for v in base if v is not None]
+    c = [v for v in cur if v is not None]
+    r = stats.compare(c, b, min_effect, alpha, higher_is_better)
+    judgement = {Verdict.FASTER: Judgement.BETTER, Verdict.SLOWER: Judgement.WORSE,
+                 Verdict.INCONCLUSIVE: Judgement.INCONCLUSIVE}.get(r.verdict, Judgement.UNCHANGED)
+
+    def less_one(x: float | None) -> float | None:
+        return None if x is None else x - 1
+
+    return Change(_median(b), _median(c), less_one(r.ratio), less_one(r.ci_low),
+                  less_one(r.ci_high), r.p_value, judgement, len(b), len(c), r.warnings)
 
 
-def _delta(base, cur, min_delta, alpha):
+def _delta(base: Sequence[float | None], cur: Sequence[float | None], min_delta: float,
+           alpha: float) -> Change:
     """Current minus baseline mean (Welch's t on raw values); up is worse."""
-    base = [v for v in base if v is not None]
-    cur = [v for v in cur if v is not None]
-    out = {"baseline": _mean(base), "current": _mean(cur), "change": None, "ci_low": None,
-           "ci_high": None, "p_value": None, "judgement": "unchanged",
-           "n_baseline": len(base), "n_current": len(cur), "warnings": []}
-    test = stats.welch(cur, base)
+    b = [v for v in base if v is not None]
+    c = [v for v in cur if v is not None]
+    mean_b = stats.mean_sd(b)[0] if b else None
+    mean_c = stats.mean_sd(c)[0] if c else None
+    test = stats.welch(c, b, alpha)
     if test is None:
-        out["warnings"].append("single_sample" if base and cur else "no_data")
-        return out
-    out.update(change=test["diff"], ci_low=test["ci_low"], ci_high=test["ci_high"],
-               p_value=test["p_value"])
-    if test["p_value"] < alpha and abs(test["diff"]) >= min_delta:
-        out["judgement"] = "worse" if test["diff"] > 0 else "better"
-    return out
-
-
-def environment_diff(base_envs, cur_env):
-    """{key: {"baseline": [distinct values], "current": value}} for the ENV_KEYS and package
-    versions where any baseline environment differs from the current one."""
-    def flat(env):
-        out = {k: env.get(k) for k in ENV_KEYS}
-        out.update({f"packages.{k}": v for k, v in (env.get("packages") or {}).items()})
-        return out
-
-    cur = flat(cur_env)
-    bases = [flat(e) for e in base_envs]
-    keys = list(ENV_KEYS) + sorted({k for e in [cur, *bases] for k in e} - set(ENV_KEYS))
-    diff = {}
-    for k in keys:
-        seen = []
-        for b in bases:
-            if b.get(k) not in seen:
-                seen.append(b.get(k))
-        if any(v != cur.get(k) for v in seen):
-            diff[k] = {"baseline": seen, "current": cur.get(k)}
-    return diff
-
-
-def _median(xs):
-    return stats.describe(xs)["median"]
-
-
-def _mean(xs):
-    return stats.describe(xs)["mean"]
-
-
-# -- Markdown ---------------------------------------------------------------------------------
-
-STATUS_ORDER = ("regression", "unconfirmed", "improvement", "inconclusive", "unchanged", "new",
-                "missing")
-
-
-def render_markdown(result):
-    """The comparison as Markdown: environment differences first, then one row per group."""
-    base_ids = ", ".join(f"`{r}`" for r in result["baseline_runs"]) or "none"
-    lines = [f"# Regression check: `{result['current_run']}`", "",
-             f"Baseline: {len(result['baseline_runs'])} run(s), {base_ids}, repeats pooled.", ""]
-    if result["environment_mismatch"]:
-        keys = ", ".join(result["environment_mismatch"])
-        warning = (f"**Environment differs from the baseline** ({keys}): these numbers compare "
-                   "different machines or versions; re-measure the baseline here before trusting "
-                   "a verdict.")
-        lines += [warning, "", "| key | baseline | current |", "|---|---|---|"]
-        for k, v in result["environment_diff"].items():
-            lines.append(f"| {k} | {', '.join(map(str, v['baseline']))} | {v['current']} |")
-        lines.append("")
-    if result.get("confirmation_run"):
-        lines += [(f"Every regression was re-measured (run `{result['confirmation_run']}`); "
-                   "one not seen again is marked unconfirmed and does not fail the check."), ""]
-    if result.get("config_mismatch"):
-        lines += [(f"**Configuration differs from the baseline** for "
-                   f"{', '.join(result['config_mismatch'])}: different load, request or settings "
-                   "make a different measurement; compare like with like."), ""]
-    counts = result["counts"]
-    lines.append(", ".join(f"{counts.get(s, 0)} {s}" for s in STATUS_ORDER) + ".")
-    rule = (f"A change counts only when it is at least {result['min_effect']:.0%} (error rate: "
-            f"{result['min_error_delta'] * 100:g} percentage points) and significant at "
-            f"p < {result['alpha']:g} (Welch's t, on logs for req/s and p99).")
-    header = ("| scenario | app | conns | status | req/s | change (95% CI) | p99 ms "
-              "| change (95% CI) | error rate | change | notes |")
-    lines += ["", rule, "", header, "|---|---|---:|---|---:|---|---:|---|---:|---|---|"]
-    for g in result["groups"]:
-        cells = [g["scenario"], g["app"], str(g["connections"]), _status(g["status"])]
-        if g["status"] in ("new", "missing"):
-            cells += ["–"] * 6 + [""]
-        else:
-            rps, p99, err = g["rps"], g["p99"], g["error_rate"]
-            cells += [_pair(rps, "{:.0f}"), _pct_change(rps),
-                      _pair(p99, "{:.1f}", 1e-3), _pct_change(p99),
-                      _pair(err, "{:.2%}"), _point_change(err), _notes(g)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _status(status):
-    return f"**{status}**" if status == "regression" else status
-
-
-def _pair(m, fmt, scale=1.0):
-    def f(v):
-        return "–" if v is None else fmt.format(v * scale)
-    return f"{f(m['baseline'])} → {f(m['current'])}"
-
-
-def _pct_change(m):
-    if m["change"] is None:
-        return "–"
-    text = f"{m['change']:+.1%}"
-    if m["ci_low"] is not None:
-        text += f" ({m['ci_low']:+.1%} to {m['ci_high']:+.1%})"
-    return f"**{text}**" if m["judgement"] == "worse" else text
-
-
-def _point_change(m):
-    if m["change"] is None:
-        return "–"
-    text = f"{m['change'] * 100:+.2f} pt"
-    return f"**{text}**" if m["judgement"] == "worse" else text
-
-
-NOTES = {"all_current_failed": "every current repeat failed",
-         "single_sample": "one repeat on a side: no verdict",
-         "no_data": "no data", "non_positive": "zero values: no ratio"}
-
-
-def _notes(g):
-    codes = g["warnings"] + [w for m in ("rps", "p99", "error_rate") for w in g[m]["warnings"]]
-    return "; ".join(NOTES.get(w, w) for w in dict.fromkeys(codes))
+        warn = Warn.SINGLE_SAMPLE if b and c else Warn.NO_DATA
+        return Change(mean_b, mean_c, None, None, None, None, Judgement.UNCHANGED, len(b),
+                      len(c), (warn,))
+    judgement = Judgement.UNCHANGED
+    if test.p_value < alpha and abs(test.diff) >= min_delta:
+        judgement = Judgement.WORSE if test.diff > 0 else Judgement.BETTER
+    return Change(mean_b, mean_c, test.diff, test.ci_low, test.ci_high, test.p_value, judgement,
+                  len(b), len(c))

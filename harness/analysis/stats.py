@@ -1,30 +1,63 @@
-"""Statistics over repeats: one group's summary, and the comparison of two groups.
+"""Statistics over repeats: one group's summary, and the fixed-sample comparison of two groups.
 
-Functions take plain lists of floats and return plain dicts, so results stay JSON-serializable.
-Warnings are data (short codes in a "warnings" list); the renderers decide how to show them.
+Pure numerics on lists of floats; results are typed values (findings.Summary, Ratio) whose
+warnings are data. scipy is not imported: it alone takes longer than a whole report may
+(harness.analysis.dist has the distributions).
 """
+
+from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from scipy import stats as sps
+from harness.analysis import dist
+from harness.analysis.findings import Summary, Verdict, Warn
 
 ALPHA = 0.05  # 95% confidence intervals, and the significance level of comparisons
 MIN_EFFECT = 0.05  # a ratio within 5% of 1 is never called a difference, however significant
 NOISY_CV = 0.10  # pyperf's rule: stdev >= 10% of the mean makes a result unreliable
 FEW_REPEATS = 3
-
-# Metrics summarized per group and how to read each from a cell. Latencies stay in µs (wrk's unit).
-METRICS = {
-    "rps": lambda c: c.get("rps"),
-    "p50": lambda c: _latency(c, "p50"),
-    "p90": lambda c: _latency(c, "p90"),
-    "p99": lambda c: _latency(c, "p99"),
-    "error_rate": lambda c: c.get("error_rate"),
-}
+POWER = 0.80  # of the minimum detectable effect
+_Z_POWER = dist.norm_ppf(POWER)
 
 
-def describe(values):
+@dataclass(frozen=True, slots=True)
+class Welch:
+    diff: float  # mean(a) - mean(b)
+    ci_low: float
+    ci_high: float
+    p_value: float
+    se: float
+    df: float | None  # None when se == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Ratio:
+    """a against b: geometric-mean ratio a/b with its 95% CI (Welch's t on the logs)."""
+
+    verdict: Verdict
+    ratio: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    n_a: int
+    n_b: int
+    mde: float | None  # relative difference detectable with 80% power at level alpha
+    warnings: tuple[Warn, ...] = ()
+
+
+def mean_sd(xs: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (statistics.stdev is exact, and 100x slower)."""
+    n = len(xs)
+    mean = math.fsum(xs) / n
+    if n < 2:
+        return mean, 0.0
+    return mean, math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1))
+
+
+def describe(values: Sequence[float], alpha: float = ALPHA) -> Summary:
     """n, median, mean, 95% CI, coefficient of variation and warnings for one group of repeats.
 
     The CI is distribution-free for n >= 6: order statistics around the median. Below that no
@@ -33,155 +66,97 @@ def describe(values):
     logarithms (around the geometric mean) when every value is positive, which assumes roughly
     log-normal repeats, and on the values otherwise. n = 1 has no CI at all.
     """
-    xs = [float(v) for v in values]
+    xs = sorted(float(v) for v in values)
     n = len(xs)
-    out = {"n": n, "median": None, "mean": None, "ci_low": None, "ci_high": None,
-           "ci_method": None, "cv": None, "warnings": []}
     if n == 0:
-        out["warnings"].append("no_data")
-        return out
-    mean = statistics.fmean(xs)
-    out["median"] = statistics.median(xs)
-    out["mean"] = mean
+        return Summary(0, warnings=(Warn.NO_DATA,))
+    mean, sd = mean_sd(xs)
+    median = statistics.median(xs)
+    cv = ci_low = ci_high = method = None
     if n >= 2:
-        sd = statistics.stdev(xs)
-        out["cv"] = sd / mean if mean > 0 else None
+        cv = sd / mean if mean > 0 else None
         if n >= 6:
-            out["ci_low"], out["ci_high"] = _median_ci(xs)
-            out["ci_method"] = "order"
-        elif min(xs) > 0:
+            k = dist.median_rank(n, alpha)
+            ci_low, ci_high, method = xs[k - 1], xs[n - k], "order"
+        elif xs[0] > 0:
             # Throughput and latency are positive and skewed: a t interval on the logs stays
             # positive (a plain one gives "-720 req/s" at n = 2).
-            logs = [math.log(x) for x in xs]
-            half = sps.t.ppf(1 - ALPHA / 2, n - 1) * statistics.stdev(logs) / math.sqrt(n)
-            centre = statistics.fmean(logs)
-            out["ci_low"], out["ci_high"] = math.exp(centre - half), math.exp(centre + half)
-            out["ci_method"] = "t-log"
+            centre, sd_log = mean_sd([math.log(x) for x in xs])
+            half = dist.t_ppf(1 - alpha / 2, n - 1) * sd_log / math.sqrt(n)
+            ci_low, ci_high, method = math.exp(centre - half), math.exp(centre + half), "t-log"
         else:
-            half = sps.t.ppf(1 - ALPHA / 2, n - 1) * sd / math.sqrt(n)
-            out["ci_low"], out["ci_high"] = mean - half, mean + half
-            out["ci_method"] = "t"
-    if out["cv"] is not None and out["cv"] >= NOISY_CV:
-        out["warnings"].append("noisy")
+            half = dist.t_ppf(1 - alpha / 2, n - 1) * sd / math.sqrt(n)
+            ci_low, ci_high, method = mean - half, mean + half, "t"
+    warnings = []
+    if cv is not None and cv >= NOISY_CV:
+        warnings.append(Warn.NOISY)
     if n < FEW_REPEATS:
-        out["warnings"].append("few_repeats")
-    return out
+        warnings.append(Warn.FEW_REPEATS)
+    return Summary(n, median, mean, ci_low, ci_high, method, cv, tuple(warnings))
 
 
-def _median_ci(xs):
-    """Order-statistic CI of the median: [x(k), x(n+1-k)], k largest with P(B < k) <= alpha/2."""
-    xs = sorted(xs)
-    n = len(xs)
-    k = 0
-    while sps.binom.cdf(k, n, 0.5) <= ALPHA / 2:  # P(B <= k) = P(B < k + 1)
-        k += 1
-    k = max(k, 1)
-    return xs[k - 1], xs[n - k]
+def welch(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA) -> Welch | None:
+    """Welch's t on raw values: difference of means a - b, its CI and two-sided p.
 
-
-def welch(a, b):
-    """Welch's t on raw values: difference of means a - b, its 95% CI and two-sided p.
-
-    Returns None when either side has fewer than 2 values (no variance to test with).
+    None when either side has fewer than 2 values (no variance to test with).
     """
-    a = [float(v) for v in a]
-    b = [float(v) for v in b]
     if len(a) < 2 or len(b) < 2:
         return None
-    ma, mb = statistics.fmean(a), statistics.fmean(b)
-    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    ma, sa = mean_sd(a)
+    mb, sb = mean_sd(b)
+    va, vb = sa * sa / len(a), sb * sb / len(b)
     diff = ma - mb
     se = math.sqrt(va + vb)
     if se == 0:
         # Constant repeats on both sides: the difference, if any, is exact.
-        return {"diff": diff, "ci_low": diff, "ci_high": diff, "p_value": 0.0 if diff else 1.0}
+        return Welch(diff, diff, diff, 0.0 if diff else 1.0, 0.0, None)
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    t_crit = sps.t.ppf(1 - ALPHA / 2, df)
-    p = 2 * sps.t.sf(abs(diff) / se, df)
-    return {"diff": diff, "ci_low": diff - t_crit * se, "ci_high": diff + t_crit * se,
-            "p_value": float(p)}
+    half = dist.t_ppf(1 - alpha / 2, df) * se
+    p = 2 * dist.t_sf(abs(diff) / se, df)
+    return Welch(diff, diff - half, diff + half, p, se, df)
 
 
-def compare(a_samples, b_samples, min_effect=MIN_EFFECT, alpha=ALPHA, higher_is_better=True):
-    """How a compares to b: geometric ratio a/b, its 95% CI (Welch's t on logs), p and a verdict.
+def compare(a: Sequence[float], b: Sequence[float], min_effect: float = MIN_EFFECT,
+            alpha: float = ALPHA, higher_is_better: bool = True) -> Ratio:
+    """How a compares to b: geometric ratio a/b, its CI (Welch's t on logs), p and a verdict.
 
     Logs make the test about ratios, which is how throughput differences are read, and tame the
     right skew of latencies. The verdict is "faster" or "slower" only when the difference is both
     significant (p < alpha) and large enough (|ratio - 1| >= min_effect). Otherwise it is
     "inconclusive" when the data cannot rule out a difference of min_effect either way (one
     repeat, or a CI reaching past both 1 - min_effect and 1 + min_effect), and "no detectable
-    difference" when it can. With higher_is_better=False (latencies) a ratio above 1 is slower.
+    difference" when it can. With higher_is_better=False (latencies, CPU) a ratio above 1 is
+    slower. Valid for a number of repeats fixed in advance, not for rounds stopped on the data
+    (harness.analysis.sequential is).
     """
-    out = {"ratio": None, "ci_low": None, "ci_high": None, "p_value": None,
-           "verdict": "inconclusive", "n_a": len(a_samples), "n_b": len(b_samples),
-           "warnings": []}
-    if not a_samples or not b_samples:
-        out["warnings"].append("no_data")
-        return out
-    if min(a_samples) <= 0 or min(b_samples) <= 0:
-        out["warnings"].append("non_positive")  # no log, no ratio
-        return out
-    la = [math.log(v) for v in a_samples]
-    lb = [math.log(v) for v in b_samples]
-    out["ratio"] = math.exp(statistics.fmean(la) - statistics.fmean(lb))
-    test = welch(la, lb)
+    n_a, n_b = len(a), len(b)
+    if not n_a or not n_b:
+        return Ratio(Verdict.INCONCLUSIVE, None, None, None, None, n_a, n_b, None,
+                     (Warn.NO_DATA,))
+    if min(a) <= 0 or min(b) <= 0:
+        return Ratio(Verdict.INCONCLUSIVE, None, None, None, None, n_a, n_b, None,
+                     (Warn.NON_POSITIVE,))
+    la = [math.log(v) for v in a]
+    lb = [math.log(v) for v in b]
+    ratio = math.exp(math.fsum(la) / n_a - math.fsum(lb) / n_b)
+    test = welch(la, lb, alpha)
     if test is None:
         # One repeat says nothing about its own noise: never a winner from n = 1.
-        out["warnings"].append("single_sample")
-        return out
-    out["ci_low"], out["ci_high"] = math.exp(test["ci_low"]), math.exp(test["ci_high"])
-    out["p_value"] = test["p_value"]
-    if test["p_value"] < alpha and abs(out["ratio"] - 1) >= min_effect:
-        better = (out["ratio"] > 1) == higher_is_better
-        out["verdict"] = "faster" if better else "slower"
-    elif out["ci_low"] >= 1 - min_effect or out["ci_high"] <= 1 + min_effect:
-        out["verdict"] = "no detectable difference"
-    return out
+        return Ratio(Verdict.INCONCLUSIVE, ratio, None, None, None, n_a, n_b, None,
+                     (Warn.SINGLE_SAMPLE,))
+    low, high = math.exp(test.ci_low), math.exp(test.ci_high)
+    if test.p_value < alpha and abs(ratio - 1) >= min_effect:
+        verdict = Verdict.FASTER if (ratio > 1) == higher_is_better else Verdict.SLOWER
+    elif low >= 1 - min_effect or high <= 1 + min_effect:
+        verdict = Verdict.NO_DIFFERENCE
+    else:
+        verdict = Verdict.INCONCLUSIVE
+    return Ratio(verdict, ratio, low, high, test.p_value, n_a, n_b, mde(test, alpha))
 
 
-def group_key(cell):
-    return (cell.get("scenario"), cell.get("app"), cell.get("connections"))
-
-
-def groups(cells):
-    """Cells grouped by (scenario, app, connections): scenarios and apps in order of first
-    appearance (the run's order), connection levels ascending."""
-    scen_order, app_order, out = {}, {}, {}
-    for c in cells:
-        scen_order.setdefault(c.get("scenario"), len(scen_order))
-        app_order.setdefault(c.get("app"), len(app_order))
-        out.setdefault(group_key(c), []).append(c)
-    order = sorted(out, key=lambda k: (scen_order[k[0]], app_order[k[1]], k[2] or 0))
-    return {k: out[k] for k in order}
-
-
-def summarize(cells):
-    """Per (scenario, app, connections): describe() of each metric over the cells that completed.
-
-    Failed cells are counted and their reasons kept, never averaged in. Returns a list of dicts:
-    {"scenario", "app", "connections", "n_ok", "n_failed", "failures": [{"repeat", "reason"}],
-     "timeouts": total wrk timeouts or None, "rps"|"p50"|"p90"|"p99"|"error_rate": describe(...)}.
-    """
-    out = []
-    for (scenario, app, conns), group in groups(cells).items():
-        ok = [c for c in group if c.get("status", "ok") == "ok"]
-        failed = [c for c in group if c.get("status", "ok") != "ok"]
-        row = {"scenario": scenario, "app": app, "connections": conns,
-               "n_ok": len(ok), "n_failed": len(failed),
-               "failures": [{"repeat": c.get("repeat"), "reason": c.get("reason")} for c in failed],
-               "timeouts": _timeouts(ok)}
-        for name, read in METRICS.items():
-            row[name] = describe([v for v in map(read, ok) if v is not None])
-        out.append(row)
-    return out
-
-
-def _latency(cell, key):
-    return ((cell.get("wrk") or {}).get("latency_us") or {}).get(key)
-
-
-def _timeouts(cells):
-    """wrk timeouts summed over the cells; None when none of them recorded wrk's error counts."""
-    counts = [(c.get("wrk") or {}).get("errors") for c in cells]
-    counts = [e.get("timeout") or 0 for e in counts if isinstance(e, dict)]
-    return sum(counts) if counts else None
+def mde(test: Welch, alpha: float = ALPHA) -> float:
+    """The relative difference this test would detect with 80% power: (t_crit + z_0.8) * se on
+    the logs, as a ratio minus 1 (the same rule as sequential.Decision.mde)."""
+    if test.df is None:
+        return 0.0
+    return math.expm1((dist.t_ppf(1 - alpha / 2, test.df) + _Z_POWER) * test.se)

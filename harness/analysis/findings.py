@@ -1,0 +1,414 @@
+"""What the analysis found, as typed values: every renderer formats these and decides nothing.
+
+`harness.analysis.analyze.analyze` builds one `Findings` from runs. Numbers keep the results
+model's units (latencies in microseconds, rates as fractions, CPU in milliseconds per request);
+a value that was not measured is None. Text lives in harness/render, never here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from harness.model.results import CpuLayout, Overhead, RunStatus, StopReason
+
+
+class Warn(StrEnum):
+    """Why a number deserves caution (pyperf's habit: warnings are data)."""
+
+    NOISY = "noisy"  # CV at or above stats.NOISY_CV
+    FEW_REPEATS = "few_repeats"  # fewer than stats.FEW_REPEATS values
+    NO_DATA = "no_data"
+    SINGLE_SAMPLE = "single_sample"  # one value on a side: no spread, no verdict
+    NON_POSITIVE = "non_positive"  # a zero (nothing served): no logarithm, no ratio
+    ALL_CURRENT_FAILED = "all_current_failed"  # regression check: every current repeat failed
+
+
+class Verdict(StrEnum):
+    """A comparison's outcome, in the metric's good direction (faster = better: more req/s, or
+    less CPU per request). The first two groups are decisions; the last two say the data could
+    not decide, which is a different statement from "no difference"."""
+
+    FASTER = "faster"
+    SLOWER = "slower"
+    EQUIVALENT = "equivalent"  # sequential: the interval lies within ±min_effect
+    NO_DIFFERENCE = "no detectable difference"  # Welch: ±min_effect ruled out on one side
+    INCONCLUSIVE = "inconclusive"  # Welch: the interval reaches past both sides of ±min_effect
+    UNDECIDED = "undecided"  # sequential: not decided at the last look reached
+
+    @property
+    def decided(self) -> bool:
+        return self not in (Verdict.INCONCLUSIVE, Verdict.UNDECIDED)
+
+
+class Method(StrEnum):
+    WELCH = "welch_log"  # fixed repeats: Welch's t on the logs (harness.analysis.stats.compare)
+    SEQUENTIAL = "sequential"  # adaptive rounds: anytime-valid (harness.analysis.sequential)
+
+
+class Metric(StrEnum):
+    THROUGHPUT = "rps"  # requests/s, higher is better
+    CPU = "cpu_ms_per_request"  # CPU-ms per request (app, plus PostgreSQL when measured)
+
+
+class NotCompared(StrEnum):
+    NOT_RUN = "not_run"  # `app` has no cell at the level
+    ALL_FAILED = "all_failed"  # every repeat of `app` failed
+    NO_REQUESTS = "no_requests"  # a repeat served no requests: no ratio to speak of
+    NO_CPU = "no_cpu"  # CPU time was not measured
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """One metric over the repeats of a group: median with its 95% CI, spread, warnings."""
+
+    n: int
+    median: float | None = None
+    mean: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    ci_method: str | None = None  # "order" (n >= 6), "t-log", "t"
+    cv: float | None = None
+    warnings: tuple[Warn, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    run_id: str
+    scenario: str
+    app: str
+    connections: int
+    repeat: int
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A (scenario, app, connections) group: every metric over its completed repeats."""
+
+    scenario: str
+    app: str
+    connections: int
+    n_ok: int
+    n_failed: int
+    failures: tuple[Failure, ...]
+    rps: Summary
+    p50: Summary  # µs
+    p90: Summary
+    p99: Summary
+    error_rate: Summary
+    timeouts: int | None  # summed over the repeats; None when none recorded them
+    app_cpu_ms: Summary  # the app's CPU-ms per request
+    db_cpu_ms: Summary  # PostgreSQL's CPU-ms per request
+    requests_per_cpu_s: Summary  # requests per CPU-second of app + PostgreSQL
+    failing_thresholds: tuple[str, ...]  # expressions failed by any completed repeat
+    restarted: int  # completed repeats after which the app had to be restarted
+    stuck: int  # repeats in which the app served nothing while its pool sat at the limit
+    saturated: int  # completed repeats of the run loaded whole where wrk was saturated
+    sampled: int  # completed repeats of the run loaded whole: the denominator of `saturated`
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """candidate against reference at one level, on one metric; computed once, read by all."""
+
+    scenario: str
+    connections: int
+    candidate: str
+    reference: str
+    metric: Metric
+    method: Method
+    verdict: Verdict | None  # None: not compared (see not_compared, missing)
+    ratio: float | None = None  # candidate / reference, geometric means
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None  # Welch only
+    n_candidate: int = 0
+    n_reference: int = 0
+    mde: float | None = None  # smallest relative difference the data could have detected
+    look: int | None = None  # sequential: values used from each side
+    alpha_spent: float | None = None  # sequential: the alpha of that look
+    not_compared: NotCompared | None = None
+    missing: str | None = None  # the app that lacked data when not compared
+    warnings: tuple[Warn, ...] = ()
+    with_db: bool = False  # CPU: PostgreSQL's CPU is included
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdMiss:
+    expr: str
+    failed: int
+    measured: int
+    values: tuple[tuple[float, str], ...]  # (value, unit) of the first failing repeats
+
+
+@dataclass(frozen=True, slots=True)
+class Problems:
+    """What broke at a level, most direct cause first."""
+
+    failed: int
+    total: int
+    reasons: tuple[str | None, ...]  # distinct failure reasons, sorted (None: none recorded)
+    thresholds: tuple[ThresholdMiss, ...]
+    log_counts: dict[str, int]  # app-log categories, most frequent first
+    stuck: int
+
+
+@dataclass(frozen=True, slots=True)
+class BreakingPoint:
+    """The highest level up to which every repeat completed and met every threshold."""
+
+    scenario: str
+    app: str
+    last_ok: int | None  # None: broke at the lowest level tested
+    highest: int  # the highest level tested
+    broken_at: int | None  # None: held at every level
+    problems: Problems | None
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """Cores needed per 1,000 req/s: CPU-ms per request at the highest level meeting every
+    threshold (1 CPU-ms per request at 1,000 req/s keeps one core busy)."""
+
+    scenario: str
+    app: str
+    connections: int | None  # None: no level met the thresholds, or CPU was not measured
+    cores_per_1000_rps: float | None
+    ci_low: float | None
+    ci_high: float | None
+    with_db: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CeilingRow:
+    app: str
+    connections: int
+    rps: float
+    of_pgbench: float | None  # fraction
+    of_reference: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ceiling:
+    scenario: str
+    pgbench_tps: dict[int, float]  # by connections
+    reference_rps: dict[int, float]
+    rows: tuple[CeilingRow, ...]
+    skipped: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PeakMean:
+    peak: float
+    mean: float | None  # mean of the repeats' means
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRow:
+    """Sampled evidence of one group: peaks over its repeats, and its app log."""
+
+    scenario: str
+    app: str
+    connections: int
+    app_cpu_pct: PeakMean | None
+    app_rss_mb: float | None  # peak
+    wrk_cpu_pct: PeakMean | None
+    pg_sessions: tuple[float | None, float | None, float | None] | None  # active, idle, idle in tx
+    log_counts: dict[str, int]  # most frequent first
+    example: tuple[str, str] | None  # (category, a representative log line)
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """How the rounds of one level ended (from the newest run's record)."""
+
+    connections: int
+    rounds: int
+    reason: StopReason
+    load_s: float
+    undecided: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioFindings:
+    name: str
+    description: str
+    method: str | None  # the request: "GET /users"
+    path: str | None
+    duration: float | None
+    warmup: float | None
+    repeats: int | None  # fixed repeats per run (None for adaptive scenarios)
+    timeout: float | None
+    budget: float | None  # adaptive: seconds of load per level
+    min_repeats: int | None
+    max_repeats: int | None
+    baseline: str
+    min_effect: float
+    apps: tuple[str, ...]  # baseline first, then in run order
+    levels: tuple[int, ...]
+    thresholds: tuple[str, ...]
+    groups: tuple[Group, ...]
+    comparisons: tuple[Comparison, ...]  # throughput then CPU, each pair by level
+    breaking_points: tuple[BreakingPoint, ...]
+    capacity: tuple[Capacity, ...]
+    ceiling: Ceiling | None
+    evidence: tuple[EvidenceRow, ...]
+    stops: tuple[Level, ...]
+
+    def group(self, app: str, connections: int) -> Group | None:
+        for g in self.groups:
+            if g.app == app and g.connections == connections:
+                return g
+        return None
+
+    def comparison(self, candidate: str, reference: str, connections: int,
+                   metric: Metric = Metric.THROUGHPUT) -> Comparison | None:
+        for c in self.comparisons:
+            if (c.candidate, c.reference, c.connections, c.metric) == (
+                    candidate, reference, connections, metric):
+                return c
+        return None
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        return tuple(dict.fromkeys((c.candidate, c.reference) for c in self.comparisons))
+
+
+@dataclass(frozen=True, slots=True)
+class RunHeader:
+    run_id: str
+    status: RunStatus
+    started_at: str | None
+    finished_at: str | None
+    cells: int
+    failed: int
+    command: tuple[str, ...]
+    not_measured: tuple[str, ...]  # configured scenarios without a single cell
+
+
+@dataclass(frozen=True, slots=True)
+class Noise:
+    groups: int
+    median_cv: float
+    max_cv: float
+
+
+@dataclass(frozen=True, slots=True)
+class EnvDiff:
+    key: str  # an environment key, or "packages.<name>"
+    baseline: tuple[Any, ...]  # the distinct values of the other runs
+    current: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """One distinct environment and the runs that share it."""
+
+    run_ids: tuple[str, ...]
+    values: dict[str, Any]  # without packages
+    packages: dict[str, str]  # sorted by name
+    overhead: Overhead | None  # of the newest of these runs
+
+
+@dataclass(frozen=True, slots=True)
+class AppSettings:
+    app: str
+    description: str | None
+    server: str | None
+    command: tuple[str, ...]
+    external: bool
+    values: dict[str, dict[str, tuple[str, ...]]]  # setting -> value -> scenarios using it
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationFailure:
+    app: str
+    failures: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where the parties ran. Without a recorded layout, wrk shares the app's CPUs."""
+
+    recorded: bool
+    shared: bool
+    app: tuple[int, ...] = ()
+    db: tuple[int, ...] = ()
+    load: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, layout: CpuLayout | None) -> Layout:
+        if layout is None:
+            return cls(recorded=False, shared=True)
+        return cls(True, layout.shared, tuple(layout.app), tuple(layout.db), tuple(layout.load))
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLine:
+    app: str
+    connections: int
+    rps: tuple[float | None, ...]  # per run, in run order
+    p99: tuple[float | None, ...]  # µs
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    run_ids: tuple[str, ...]
+    scenarios: tuple[tuple[str, tuple[HistoryLine, ...]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CellRow:
+    """One cell, flat: the rows of cells.csv."""
+
+    run_id: str
+    scenario: str
+    app: str
+    connections: int
+    repeat: int
+    status: str
+    reason: str | None
+    rps: float | None
+    error_rate: float | None
+    p50_us: float | None
+    p90_us: float | None
+    p99_us: float | None
+    timeouts: int | None
+    requests: int | None
+    app_cpu_ms: float | None  # per request
+    db_cpu_ms: float | None
+    requests_per_cpu_s: float | None
+    restarted: bool
+    stuck: bool
+
+
+@dataclass(frozen=True)
+class Findings:
+    runs: tuple[RunHeader, ...]  # oldest first
+    detail_run: str | None  # the run whose sampled evidence is shown
+    noise: Noise | None
+    environment_diff: tuple[EnvDiff, ...]
+    environments: tuple[Environment, ...]  # one when the runs agree, else each distinct one
+    scenarios: tuple[ScenarioFindings, ...]
+    failures: tuple[Failure, ...]  # the newest first, at most analyze.MAX_FAILURES
+    failures_total: int
+    verification: tuple[VerificationFailure, ...]
+    all_verified: bool  # every app recorded a passed contract verification
+    settings: tuple[AppSettings, ...]
+    layout: Layout
+    history: History | None  # only with several runs
+    cells: tuple[CellRow, ...] = field(repr=False)
+    alpha: float = 0.05
+    noisy_cv: float = 0.10
+    few_repeats: int = 3
+
+    @property
+    def pooled(self) -> bool:
+        return len(self.runs) > 1
+
+    @property
+    def comparisons(self) -> tuple[Comparison, ...]:
+        return tuple(c for s in self.scenarios for c in s.comparisons)

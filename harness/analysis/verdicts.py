@@ -1,0 +1,70 @@
+"""Comparisons of declared pairs at each level, on throughput and on CPU per request.
+
+The method follows how the level's repeats were collected. A fixed number of repeats (a v1 file,
+a scenario without a budget: LevelStop.reason "fixed") is judged by Welch's t on the logs, as
+the harness always did. Adaptive rounds stopped once the data looked decided are judged by
+harness.analysis.sequential, whose verdicts stay valid under that optional stopping; a fixed-
+sample test re-asked after every round would decide wrongly far more often than alpha.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from harness.analysis import stats
+from harness.analysis.findings import Comparison, Method, Metric, NotCompared, Verdict
+from harness.analysis.groups import Measured, cpu_pairs, cpu_total
+from harness.model.results import CellCore
+
+
+def _order(members: Sequence[Measured]) -> list[CellCore]:
+    # Sequential verdicts need the values in collection order: runs oldest first, then rounds.
+    return [m.cell for m in members if m.cell.ok]
+
+
+def compare(scenario: str, connections: int, candidate: str, reference: str,
+            cand: Sequence[Measured], ref: Sequence[Measured], metric: Metric, method: Method,
+            *, min_effect: float, alpha: float = stats.ALPHA, min_n: int = 3,
+            max_n: int = 30) -> Comparison:
+    """candidate against reference at one level; not compared when a side has nothing."""
+    def made(verdict: Verdict | None, **fields: Any) -> Comparison:
+        return Comparison(scenario, connections, candidate, reference, metric, method, verdict,
+                          **fields)
+
+    for name, members in ((candidate, cand), (reference, ref)):
+        if not members:
+            return made(None, not_compared=NotCompared.NOT_RUN, missing=name)
+        if not any(m.cell.ok for m in members):
+            return made(None, not_compared=NotCompared.ALL_FAILED, missing=name)
+    a_cells, b_cells = _order(cand), _order(ref)
+    with_db = False
+    if metric is Metric.THROUGHPUT:
+        a = [c.rps for c in a_cells if c.rps is not None]
+        b = [c.rps for c in b_cells if c.rps is not None]
+    else:
+        a_pairs, b_pairs = cpu_pairs(a_cells), cpu_pairs(b_cells)
+        for name, pairs in ((candidate, a_pairs), (reference, b_pairs)):
+            if not pairs:
+                return made(None, not_compared=NotCompared.NO_CPU, missing=name)
+        # Both sides on the same basis: app + PostgreSQL only when every cell measured both.
+        with_db = all(d is not None for _, d in a_pairs + b_pairs)
+        a, b = cpu_total(a_pairs, with_db), cpu_total(b_pairs, with_db)
+    higher = metric is Metric.THROUGHPUT
+    if method is Method.SEQUENTIAL:
+        # Imported here: sequential loads scipy, which a report of fixed repeats does without.
+        from harness.analysis import sequential
+
+        min_n = max(2, min_n)
+        d = sequential.decide(a, b, min_effect=min_effect, alpha=alpha, min_n=min_n,
+                              max_n=max(min_n, max_n), higher_is_better=higher)
+        return made(Verdict(d.verdict.value), ratio=d.ratio, ci_low=d.ci_low, ci_high=d.ci_high,
+                    n_candidate=d.n_a, n_reference=d.n_b, mde=d.mde, look=d.look,
+                    alpha_spent=d.alpha_spent, with_db=with_db)
+    r = stats.compare(a, b, min_effect, alpha, higher_is_better=higher)
+    if r.ratio is None:
+        return made(None, not_compared=NotCompared.NO_REQUESTS, n_candidate=len(a),
+                    n_reference=len(b), warnings=r.warnings, with_db=with_db)
+    return made(r.verdict, ratio=r.ratio, ci_low=r.ci_low, ci_high=r.ci_high, p_value=r.p_value,
+                n_candidate=len(a), n_reference=len(b), mde=r.mde, warnings=r.warnings,
+                with_db=with_db)
