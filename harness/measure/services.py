@@ -1,10 +1,23 @@
-"""The apps under apps/: read each one's service.toml, start it, wait until it answers, stop it."""
+"""The apps: read each one's service.toml, start it, wait until it answers, stop it.
 
+Apps live in folders under apps/ (the repository's, or those bundled with the installed
+package) and in extra directories given on the command line (`run --app-dir DIR`), each holding
+one service: service.toml, requirements.txt and its code. An app runs with the harness's own
+interpreter (`environment = "harness"`, the default under apps/: its packages are installed beside
+the harness) or in a cached environment built from its requirements.txt (`environment = "own"`,
+the default for --app-dir; harness.measure.envs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
 import http.client
 import os
+import re
 import sys
 import time
 import tomllib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -13,7 +26,7 @@ from typing import Any
 from harness import locations
 from harness.config import settings
 from harness.errors import UsageError
-from harness.measure import procs
+from harness.measure import envs, procs
 from harness.measure.postgres import redact_text as postgres_redact
 
 APPS_DIR = locations.APPS_DIR
@@ -21,6 +34,10 @@ HOST = "127.0.0.1"
 # Variables of the caller's shell that would tune one stack and not the others (gunicorn reads
 # GUNICORN_CMD_ARGS, uvicorn UVICORN_*, Python PYTHONDEVMODE...): never passed to an app.
 FOREIGN_TUNING = ("GUNICORN_", "UVICORN_", "PYTHON", "DATABASE_URL")
+ENVIRONMENTS = ("harness", "own")
+KEYS = ("name", "description", "server", "port", "command", "settings", "packages", "reference",
+        "environment", "contract", "health")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # as scenario files spell app names
 
 
 @dataclass(frozen=True)
@@ -34,13 +51,56 @@ class Service:
     knobs: tuple[str, ...]  # environment settings it reads
     packages: tuple[str, ...]  # stack packages whose versions go into results
     reference: bool = False  # a ceiling to compare against, not a candidate
+    environment: str = "harness"  # "harness": the harness's interpreter; "own": a cached env
+    contract: bool = True  # implements contract/openapi.yaml: verified against it before a run
+    health: str = "/health"  # answers 2xx once the app is ready
+    python: str | None = None  # the interpreter, once resolved (with_environment)
 
-    def argv(self, port, host=HOST):
-        fill = {"python": sys.executable, "host": host, "port": str(port)}
+    @property
+    def requirements(self) -> Path:
+        return self.directory / "requirements.txt"
+
+    def interpreter(self) -> str:
+        """The Python that runs the app: {python} in its command."""
+        if self.python:
+            return self.python
+        if self.environment == "own":
+            return str(envs.ensure(envs.Requirements.from_file(self.requirements),
+                                   label=self.name).python)
+        return sys.executable
+
+    def env(self) -> envs.Env | None:
+        """Its own cached environment (built or not), or None when it uses the harness's."""
+        if self.environment != "own":
+            return None
+        return envs.locate(envs.Requirements.from_file(self.requirements))
+
+    def argv(self, port: int | str, host: str = HOST) -> list[str]:
+        fill = {"python": self.interpreter(), "host": host, "port": str(port)}
         return [part.format(**fill) for part in self.command]
 
-    def server_version(self):
-        return f"{self.server} {package_version(self.server)}"
+    def package_version(self, name: str) -> str | None:
+        """The version of a package as this app sees it (its own environment, or the
+        harness's)."""
+        own = self.env()
+        if own is not None:
+            return own.version(name)
+        return package_version(name)
+
+    def server_version(self) -> str:
+        return f"{self.server} {self.package_version(self.server)}"
+
+    def pinned(self) -> list[tuple[str, str]]:
+        """(package, version specifier) of each line of its requirements.txt; [] without one."""
+        if not self.requirements.is_file():
+            return []
+        return envs.Requirements.from_file(self.requirements).entries()
+
+    def missing(self) -> list[str]:
+        """Its required packages the harness's interpreter lacks (when it runs there)."""
+        if self.environment == "own":
+            return []
+        return [name for name, _ in self.pinned() if package_version(name) is None]
 
 
 def package_version(name):
@@ -50,27 +110,83 @@ def package_version(name):
         return None
 
 
-def discover(apps_dir=APPS_DIR, reference=False):
-    """The candidate apps (folders with a service.toml) by name; `reference=True`: the ceilings."""
-    found = {}
+def discover(apps_dir: str | Path = APPS_DIR, reference: bool = False,
+             extra: Iterable[str | Path] = ()) -> dict[str, Service]:
+    """The candidate apps by name: folders of `apps_dir` with a service.toml, then each
+    directory of `extra` (one service each, in its own environment unless it says otherwise).
+    `reference=True`: the ceilings instead."""
+    found: dict[str, Service] = {}
     for path in sorted(Path(apps_dir).glob("*/service.toml")):
         service = load(path)
+        if service.reference == reference:
+            found[service.name] = service
+    for directory in extra:
+        service = load_dir(directory)
+        if service.name in found:
+            raise UsageError(f"--app-dir {directory}: an app named '{service.name}' exists "
+                             f"already ({found[service.name].directory}); set another `name` "
+                             "in its service.toml")
         if service.reference == reference:
             found[service.name] = service
     return found
 
 
-def load(path):
+def load_dir(directory: str | Path) -> Service:
+    """The one service of an --app-dir directory."""
+    path = Path(directory).expanduser().resolve()
+    if not (path / "service.toml").is_file():
+        raise UsageError(f"--app-dir {directory}: no service.toml there (see docs/own-service.md)")
+    service = load(path / "service.toml", environment="own")
+    if service.environment == "own" and not service.requirements.is_file():
+        raise UsageError(f"--app-dir {directory}: no requirements.txt beside its service.toml "
+                         "(it runs in its own environment, built from that file)")
+    return service
+
+
+def load(path, environment: str = "harness") -> Service:
+    """One service.toml; `environment` is the default of its `environment` key."""
     try:
         data = tomllib.loads(Path(path).read_text())["service"]
+        unknown = sorted(set(data) - set(KEYS))
+        if unknown:
+            raise ValueError(f"unknown key {unknown[0]!r}; allowed keys: {', '.join(KEYS)}")
+        name = data.get("name", Path(path).parent.name)
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValueError(f"name {name!r}: use letters, digits, '_', '.' or '-' (set `name`)")
+        environment = data.get("environment", environment)
+        if environment not in ENVIRONMENTS:
+            raise ValueError(f"environment {environment!r}: choose {' or '.join(ENVIRONMENTS)}")
+        health = data.get("health", "/health")
+        if not isinstance(health, str) or not health.startswith("/"):
+            raise ValueError(f"health {health!r}: a path starting with '/'")
+        contract = data.get("contract", True)
+        if not isinstance(contract, bool):
+            raise TypeError(f"contract {contract!r}: true or false")
         return Service(
-            name=Path(path).parent.name, directory=Path(path).parent,
-            description=data["description"], server=data["server"], port=int(data["port"]),
-            command=tuple(data["command"]), knobs=tuple(data.get("settings", ())),
-            packages=tuple(data.get("packages", ())), reference=bool(data.get("reference")),
+            name=name, directory=Path(path).parent, description=data["description"],
+            server=data["server"], port=int(data["port"]), command=tuple(data["command"]),
+            knobs=tuple(data.get("settings", ())), packages=tuple(data.get("packages", ())),
+            reference=bool(data.get("reference")), environment=environment, contract=contract,
+            health=health,
         )
     except (OSError, KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{path}: invalid service declaration ({exc!r})") from None
+
+
+def with_environment(service: Service, own: bool = False,
+                     log: Callable[[str], None] | None = None) -> Service:
+    """The service with its interpreter resolved: its own environment built (or found in the
+    cache) when it has one or `own` asks for one, else the harness's interpreter."""
+    if own and service.environment != "own":
+        if not service.requirements.is_file():
+            raise UsageError(f"{service.name}: no requirements.txt in {service.directory} to "
+                             "build its own environment from")
+        service = dataclasses.replace(service, environment="own")
+    if service.environment != "own":
+        return dataclasses.replace(service, python=sys.executable)
+    env = envs.ensure(envs.Requirements.from_file(service.requirements), label=service.name,
+                      log=log)
+    return dataclasses.replace(service, python=str(env.python))
 
 
 @dataclass
@@ -113,7 +229,7 @@ def launch(service, database_url, port, log_path, overrides=(), cpus=None):
 
 
 def start(service, database_url, port, log_path, overrides=(), ready_timeout=60.0):
-    """Start one app and wait for GET /health to answer 200."""
+    """Start one app and wait for its health check (GET /health by default) to answer 2xx."""
     running = launch(service, database_url, port, log_path, overrides)
     try:
         wait_healthy(running, ready_timeout)
@@ -136,20 +252,20 @@ def wait_healthy(running, timeout):
             tail = postgres_redact(running.read_log()[-800:]).strip().splitlines()[-3:]
             raise RuntimeError(
                 f"{running.service.name} exited during start-up: {' | '.join(tail)}")
-        status = health(running.base_url)
-        if status == 200:
+        status = health(running.base_url, path=running.service.health)
+        if status is not None and 200 <= status < 300:
             return
-        last = f"/health answered {status}" if status else "no answer"
+        last = f"{running.service.health} answered {status}" if status else "no answer"
         time.sleep(0.1)
     raise RuntimeError(f"{running.service.name} not healthy after {timeout:.0f} s ({last})")
 
 
-def health(base_url, timeout=2.0):
-    """Status of GET /health, or None when nothing answers."""
+def health(base_url, timeout=2.0, path="/health"):
+    """Status of GET `path` (the app's health check), or None when nothing answers."""
     host, port = base_url.split("//", 1)[1].rsplit(":", 1)
     conn = http.client.HTTPConnection(host, int(port.rstrip("/")), timeout=timeout)
     try:
-        conn.request("GET", "/health")
+        conn.request("GET", path)
         return conn.getresponse().status
     except (OSError, http.client.HTTPException):
         return None
