@@ -1,31 +1,62 @@
 """`run`: measure the scenarios of a YAML file, store the results, write the report.
 
 `run()` is a plain function: the CLI wraps it, and `compare --confirm` (or any script) gets the
-same pre-run checks by calling `prepare()` and `run()`.
+same pre-run checks by calling `prepare()` and `run()`. `plan_run()` is what `--dry-run` shows:
+the selected scenarios with the command line's overrides, the apps and the time estimate,
+without starting or building anything.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import errors
+from harness.config import overrides as overrides_mod
 from harness.config import scenarios
 
 if TYPE_CHECKING:  # the measuring stack loads only when a command measures
     from harness.config.scenarios import ScenarioFile
+    from harness.measure.plan import Estimate
+    from harness.measure.services import Service
     from harness.model.results import Run
 
 HELP = "measure the scenarios of a YAML file; write JSON and a report"
 DEFAULT_OUT = "results"
+MAX_TIME_S = 24 * 3600.0  # a longer plan needs --max-time
+# The harness's own time besides the load, an allowance from measured runs on 2 cores (README:
+# 20% of the load, most of it restarting a stuck app): PostgreSQL's start and seeding, each
+# scenario's app start-ups, and per cell the reset, the request check and the settle.
+OVERHEAD_FIXED_S = 15.0
+OVERHEAD_SCENARIO_S = 8.0
+OVERHEAD_CELL_S = 1.5
 
 
 def add_arguments(p):
     p.add_argument("scenario_file")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan (scenarios, levels, apps in order, settings, rounds) "
+                   "and its time estimate; start nothing")
+    p.add_argument("--max-time", default=None, metavar="DURATION",
+                   help="run a plan that may take longer than 24 h, up to this (like 30h, 2d)")
+    p.add_argument("--app-dir", action="append", default=[], metavar="DIR",
+                   help="also an app from this directory (service.toml, requirements.txt, "
+                   "code), in its own cached environment; repeatable (docs/own-service.md)")
+    p.add_argument("--own-envs", action="store_true",
+                   help="run every app in its own cached environment built from its "
+                   "requirements.txt (default: only those that ask for one)")
+    group = p.add_argument_group(
+        "settings for every selected scenario",
+        "override the scenario file's values, validated as in the file")
+    for key, flag in overrides_mod.FLAGS.items():
+        group.add_argument(flag, dest=f"set_{key}", metavar="N" if "repeats" in key
+                           or key == "threads" else "VALUE", help=overrides_mod.HELP[key])
     p.add_argument("--apps", help="comma-separated subset of the scenario apps")
     p.add_argument("--tag", action="append", default=[],
                    help="run only scenarios with this tag (repeatable), e.g. --tag soak")
@@ -49,15 +80,86 @@ def add_arguments(p):
 def from_args(args) -> int:
     argv = sys.argv[2:] if sys.argv[1:2] == ["run"] else [args.scenario_file]
     apps = [a.strip() for a in args.apps.split(",")] if args.apps else ()
+    changes = overrides_mod.parse({k: getattr(args, f"set_{k}") for k in overrides_mod.FLAGS})
+    max_time = overrides_mod.parse_max_time(args.max_time) if args.max_time else MAX_TIME_S
+    if args.dry_run:
+        planned = plan_run(args.scenario_file, apps=apps, tags=args.tag, names=args.scenario,
+                           overrides=changes, app_dirs=args.app_dir, own_envs=args.own_envs,
+                           targets=args.target)
+        print(plan_text(planned))
+        check_time(planned, max_time)  # a plan that a real run would refuse: exit 2
+        return errors.EXIT_OK
     outcome = run(args.scenario_file, apps=apps, tags=args.tag, names=args.scenario,
                   out=args.out, database_url=args.database_url, targets=args.target,
-                  ceilings=not args.no_ceilings, cpu_layout=args.cpu_layout, argv=argv)
+                  ceilings=not args.no_ceilings, cpu_layout=args.cpu_layout, argv=argv,
+                  overrides=changes, app_dirs=args.app_dir, own_envs=args.own_envs,
+                  max_time=max_time)
     print(f"results: {outcome.path}\nreport:  {outcome.report}")
     if outcome.failed_thresholds:
         print(f"{outcome.failed_thresholds} threshold check(s) failed "
               f"(exit {errors.EXIT_THRESHOLD})", file=sys.stderr)
         return errors.EXIT_THRESHOLD
     return errors.EXIT_OK
+
+
+@dataclass
+class Planned:
+    """What a run would do: the selected scenarios with the overrides applied, and its apps."""
+
+    sf: ScenarioFile
+    found: dict[str, Service]  # every known app (those of --app-dir included)
+    targets: dict[str, str]  # --target APP=URL
+    overrides: dict[str, Any] = field(default_factory=dict)  # validated, as scenario keys
+    own_envs: bool = False
+
+    @property
+    def used(self) -> list[str]:
+        """The apps the selected scenarios measure, in first-use order."""
+        return list(dict.fromkeys(a for s in self.sf.scenarios for a in s.apps))
+
+    def estimate(self) -> Estimate:
+        from harness.measure import plan
+
+        return plan.estimate(self.sf)
+
+    def overhead(self) -> tuple[float, float]:
+        """Allowance for the harness's own time (min, max), seconds."""
+        est = self.estimate()
+        base = OVERHEAD_FIXED_S + OVERHEAD_SCENARIO_S * len(self.sf.scenarios)
+        return base + OVERHEAD_CELL_S * est.cells_min, base + OVERHEAD_CELL_S * est.cells_max
+
+
+def plan_run(scenario_file: str, apps: Iterable[str] = (), tags: Iterable[str] = (),
+             names: Iterable[str] = (), overrides: Mapping[str, Any] | None = None,
+             app_dirs: Iterable[str | Path] = (), own_envs: bool = False,
+             targets: Iterable[str] = ()) -> Planned:
+    """The file, the selection, the overrides and the apps, validated: UsageError (one line,
+    exit 2) on any mistake. Starts and builds nothing."""
+    from harness.measure import services
+
+    found = services.discover(extra=app_dirs)
+    sf = scenarios.load(scenario_file, set(found))
+    sf = scenarios.select(sf, tags=tuple(tags), names=tuple(names), apps=tuple(apps),
+                          known_apps=set(found))
+    sf = overrides_mod.apply(sf, overrides or {})
+    parsed = parse_targets(targets, set(found))
+    for name in sf.targets:
+        if name not in found:
+            raise errors.UsageError(f"{scenario_file}: targets.{name}: not an app under "
+                                    f"apps/; choose from {', '.join(sorted(found))}")
+    return Planned(sf, found, parsed, dict(overrides or {}), own_envs)
+
+
+def check_time(planned: Planned, max_time: float = MAX_TIME_S) -> None:
+    """Refuse a plan that may take longer than `max_time` (load and the harness's own time)."""
+    load = planned.estimate().max_s
+    total = load + planned.overhead()[1]
+    if total > max_time:
+        hours = math.ceil(total / 3600)
+        raise errors.UsageError(
+            f"the plan may take up to {_duration(total)} ({_duration(load)} of load), over the "
+            f"{_duration(max_time)} limit: shorten it (--duration, --repeats, --budget, "
+            f"--connections) or allow it with --max-time {hours}h")
 
 
 @dataclass
@@ -69,19 +171,18 @@ class Prepared:
 
 
 def prepare(scenario_file: str, apps=(), tags=(), names=(), database_url: str | None = None,
-            targets=(), out: str | Path = DEFAULT_OUT) -> Prepared:
-    """Every check that can fail before anything starts: the file, the tools, the database,
-    the output directory. Raises UsageError (one line, exit 2)."""
-    from harness.measure import dataset, postgres, services
+            targets=(), out: str | Path = DEFAULT_OUT, *,
+            overrides: Mapping[str, Any] | None = None, app_dirs: Iterable[str | Path] = (),
+            own_envs: bool = False, max_time: float = MAX_TIME_S,
+            log: Callable[[str], None] | None = None) -> Prepared:
+    """Every check that can fail before anything starts: the file, the plan's length, the
+    tools, the database, the output directory, the apps' environments (built here when they
+    are not cached yet). Raises UsageError (one line, exit 2)."""
+    from harness.measure import dataset, postgres
 
-    found = services.discover()
-    sf = scenarios.load(scenario_file, set(found))
-    sf = scenarios.select(sf, tags=tags, names=names, apps=apps, known_apps=set(found))
-    parsed = parse_targets(targets, set(found))
-    for name in sf.targets:
-        if name not in found:
-            raise errors.UsageError(f"{scenario_file}: targets.{name}: not an app under "
-                                    f"apps/; choose from {', '.join(sorted(found))}")
+    planned = plan_run(scenario_file, apps, tags, names, overrides, app_dirs, own_envs, targets)
+    check_time(planned, max_time)
+    sf, parsed = planned.sf, planned.targets
     if shutil.which("wrk") is None:
         raise errors.MissingTool("wrk not found: install it with `sudo apt-get install wrk`")
     database_url = database_url or os.environ.get("DATABASE_URL")
@@ -94,7 +195,36 @@ def prepare(scenario_file: str, apps=(), tags=(), names=(), database_url: str | 
     else:
         postgres.find_bindir()
     check_out_dir(out)
+    found = resolve_environments(planned, log or _stderr)
     return Prepared(sf, database_url, parsed, found)
+
+
+def resolve_environments(planned: Planned,
+                         log: Callable[[str], None] | None = None) -> dict[str, Service]:
+    """Every known app, those the plan starts with their interpreter resolved: an own
+    environment is built now (or found in the cache), an app on the harness's interpreter must
+    find its packages installed there."""
+    from harness.measure import services
+
+    found = dict(planned.found)
+    external = {*planned.targets, *planned.sf.targets}
+    for name in planned.used:
+        if name in external:
+            continue
+        service = found[name]
+        if service.environment != "own" and not planned.own_envs:
+            missing = service.missing()
+            if missing:
+                raise errors.UsageError(
+                    f"{name}: this Python ({sys.executable}) lacks {', '.join(missing)}: "
+                    f"install them (pip install -r {service.requirements}) or run with "
+                    "--own-envs to give each app its own cached environment")
+        found[name] = services.with_environment(service, own=planned.own_envs, log=log)
+    return found
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -108,13 +238,17 @@ class Outcome:
 def run(scenario_file: str, apps=(), tags=(), names=(), out: str | Path = DEFAULT_OUT,
         database_url: str | None = None, targets=(), ceilings: bool = True,
         cpu_layout: bool | None = None, argv: list[str] | None = None,
-        prepared: Prepared | None = None) -> Outcome:
+        prepared: Prepared | None = None, *, overrides: Mapping[str, Any] | None = None,
+        app_dirs: Iterable[str | Path] = (), own_envs: bool = False,
+        max_time: float = MAX_TIME_S) -> Outcome:
     from harness.analysis import stopping
     from harness.commands import report
     from harness.commands.progress import Progress
     from harness.measure import plan, postgres, runner
 
-    p = prepared or prepare(scenario_file, apps, tags, names, database_url, targets, out)
+    p = prepared or prepare(scenario_file, apps, tags, names, database_url, targets, out,
+                            overrides=overrides, app_dirs=app_dirs, own_envs=own_envs,
+                            max_time=max_time)
     command = ["run", *map(postgres.redact_text, argv or [scenario_file])]  # no password
     saved: dict = {}
     progress = Progress(plan.estimate(p.sf).max_s)
@@ -123,7 +257,8 @@ def run(scenario_file: str, apps=(), tags=(), names=(), out: str | Path = DEFAUL
         result, path = runner.execute(
             p.sf, command, out, p.database_url, p.targets, observer=progress,
             with_ceilings=ceilings, saved=saved, stop_rule=stopping.undecided,
-            cpu_layout=cpu_layout, found=p.found)
+            cpu_layout=cpu_layout, found=p.found, backends=_backends(p),
+            environment=_environment(p))
     except errors.Interrupted:
         if saved.get("path"):
             print(f"partial results kept: {saved['path']}", file=sys.stderr)
@@ -159,3 +294,129 @@ def check_out_dir(out: str | Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise errors.UsageError(f"--out {out}: cannot write results there ({exc.strerror})")
+
+
+def _backends(p: Prepared) -> Any:
+    """The real backends, verifying each app as its service.toml declares: against the users
+    contract, or (`contract = false`) by the scenario's own request alone, which the runner
+    sends before every cell."""
+    from harness.measure.backends import Real
+
+    class Declared(Real):
+        def __init__(self) -> None:
+            self.no_contract = {url.rstrip("/") for name, url in
+                                {**p.sf.targets, **p.targets}.items()
+                                if not p.found[name].contract}
+
+        def launch(self, service, url, log_path, overrides, cpus):
+            running = super().launch(service, url, log_path, overrides, cpus)
+            if not service.contract:
+                self.no_contract.add(running.base_url.rstrip("/"))
+            return running
+
+        def verify(self, base_url):
+            if base_url.rstrip("/") in self.no_contract:
+                return []
+            return super().verify(base_url)
+
+    return Declared()
+
+
+def _environment(p: Prepared) -> dict[str, Any] | None:
+    """The run's environment when some app runs in its own environment: the versions of its
+    packages come from there, as `app/package`. None: the runner's usual collection."""
+    from harness.measure import environment
+
+    used = [p.found[a] for a in dict.fromkeys(a for s in p.sf.scenarios for a in s.apps)]
+    own = [s for s in used if s.environment == "own"]
+    if not own:
+        return None
+    collected = environment.collect([s for s in used if s.environment != "own"],
+                                    database="external" if p.database_url else "embedded")
+    for service in own:
+        names = service.packages or tuple(name for name, _ in service.pinned())
+        for name in names:
+            collected["packages"][f"{service.name}/{name}"] = service.package_version(name)
+    return collected
+
+
+def plan_text(planned: Planned) -> str:
+    """The plan as --dry-run prints it: each scenario and level, its apps in order, its
+    settings and rounds, the apps' interpreters, and the time estimate."""
+    from harness.measure import plan
+
+    sf = planned.sf
+    levels = plan.levels(sf)
+    lines = [(f"plan: {sf.path}: {len(sf.scenarios)} scenario(s), {len(levels)} level(s), "
+              f"{sf.rows} rows")]
+    if planned.overrides:
+        lines.append(f"command-line settings: {overrides_mod.described(planned.overrides)}")
+    for s in sf.scenarios:
+        r = s.request
+        lines += ["", f"{s.name}: {r.method} {r.path}"]
+        if s.description:
+            lines.append(f"  {s.description}")
+        lines.append(f"  apps: {', '.join(s.apps)} (interleaved, rotated each round); "
+                     f"baseline {s.baseline}")
+        lines.append(f"  cells: warmup {_duration(s.warmup)} + {_duration(s.duration)} "
+                     f"measured, up to {s.threads} wrk thread(s), timeout {_duration(s.timeout)}")
+        if s.adaptive:
+            lines.append(f"  adaptive: {s.min_repeats}–{s.max_repeats} rounds per level, "
+                         f"stopping once every comparison is decided (min effect "
+                         f"{s.min_effect:.0%}) or {_duration(s.budget or 0)} of load are spent")
+        else:
+            lines.append(f"  fixed: {s.repeats} round(s) per level")
+        if s.env or s.app_env:
+            env = ", ".join(f"{k}={v}" for k, v in s.env.items())
+            per_app = "; ".join(f"{a}: " + ", ".join(f"{k}={v}" for k, v in e.items())
+                                for a, e in s.app_env.items())
+            lines.append(f"  app settings: {'; '.join(x for x in (env, per_app) if x)}")
+        if s.thresholds:
+            lines.append(f"  thresholds: {', '.join(t.expr for t in s.thresholds)}")
+        low, high, cells_low, cells_high = plan.level_estimate(s)
+        rounds = (f"{s.min_repeats}–{s.max_repeats} rounds" if s.adaptive
+                  else f"{s.repeats} round(s)")
+        for c in sorted(s.connections):
+            lines.append(f"  c={c:<5} {rounds}, {_range(cells_low, cells_high)} cells, "
+                         f"{_range(low, high, _duration)} of load")
+    lines += ["", "apps:"]
+    width = max(len(a) for a in planned.used)
+    external = {**planned.sf.targets, **planned.targets}
+    for name in planned.used:
+        lines.append(f"  {name:<{width}}  {_app_line(planned, name, external)}")
+    est = planned.estimate()
+    over = planned.overhead()
+    lines += ["", (f"estimate: {_range(est.min_s, est.max_s, _duration)} of load "
+                   f"({_range(est.cells_min, est.cells_max)} cells); with the harness's own time "
+                   f"(start-up, resets, checks; allowance) "
+                   f"{_range(est.min_s + over[0], est.max_s + over[1], _duration)}")]
+    return "\n".join(lines)
+
+
+def _app_line(planned: Planned, name: str, external: Mapping[str, str]) -> str:
+    service = planned.found[name]
+    if name in external:
+        return f"already running at {external[name]} (not started)"
+    check = ("verified against the users contract" if service.contract
+             else "verified by the scenario's own request")
+    if service.environment == "own" or planned.own_envs:
+        from harness.measure import envs
+
+        env = envs.locate(envs.Requirements.from_file(service.requirements))
+        state = "cached" if env.ready() else "to be built before the run"
+        return f"{service.server}, own environment {env.path} ({state}); {check}"
+    missing = service.missing()
+    lack = f"; LACKS {', '.join(missing)} (see --own-envs)" if missing else ""
+    return f"{service.server}, the harness's Python ({sys.executable}){lack}; {check}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _range(low: float, high: float, fmt: Callable[[float], str] = str) -> str:
+    return fmt(low) if low == high else f"{fmt(low)}–{fmt(high)}"
