@@ -11,7 +11,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from harness import errors
+from harness import errors, locations
 from harness.measure import procs
 
 COMMANDS = ("serve", "run", "report", "compare")
@@ -30,6 +30,8 @@ def build_parser() -> Parser:
     parser = Parser(prog="python -m harness", description="Decide a Flask to FastAPI "
                     "migration with measurements.", epilog=EPILOG,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action=_Version, help="print the tool's version and the "
+                        "stack versions it measures, then exit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name in COMMANDS:
         module = importlib.import_module(f"harness.commands.{name}")
@@ -38,6 +40,44 @@ def build_parser() -> Parser:
         module.add_arguments(p)
         p.set_defaults(func=module.from_args)
     return parser
+
+
+class _Version(argparse.Action):
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        try:
+            print(version_text())
+        except errors.UsageError as exc:  # e.g. an invalid service.toml
+            parser.exit(errors.EXIT_USAGE, f"error: {exc}\n")
+        parser.exit()
+
+
+def version_text() -> str:
+    """The tool's version, the Python it runs on, and each app's pinned stack."""
+    import platform
+
+    from harness.measure import services
+
+    lines = [(f"ffbench {locations.version()} (Python {platform.python_version()}, "
+              f"{sys.executable}; apps from {locations.APPS_DIR})")]
+    apps = [(s, "") for s in services.discover().values()]
+    apps += [(s, " (ceiling)") for s in services.discover(reference=True).values()]
+    for service, role in apps:
+        pins = []
+        for name, spec in sorted(service.pinned(), key=lambda p: p[0].lower()):
+            installed = service.package_version(name)
+            single = spec.startswith("==") and "," not in spec
+            shown = spec[2:] if single else spec or "(any version)"
+            if installed and installed != shown:
+                shown += f" (installed {installed})"
+            pins.append(f"{name.lower()} {shown}")
+        lack = ("; not installed in this Python: `run --own-envs` builds them"
+                if service.missing() else "")
+        lines.append(f"  {service.name}{role}: {', '.join(pins) or 'no requirements.txt'}{lack}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
