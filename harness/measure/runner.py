@@ -259,8 +259,7 @@ def execute(sf: ScenarioFile, command: list[str], out_dir: str | Path,
             for scenario in sf.scenarios:
                 _ceilings(ctx, scenario, with_ceilings)
                 with AppSet(ctx, scenario, found, targets) as apps:
-                    for connections in sorted(scenario.connections):
-                        _level(ctx, scenario, connections, apps)
+                    _levels(ctx, scenario, apps)
         run.status = RunStatus.COMPLETE
     except Interrupted:
         run.status = RunStatus.INTERRUPTED
@@ -295,66 +294,104 @@ def _ceilings(ctx: Context, scenario: Scenario, wanted: bool) -> None:
     ctx.save()
 
 
-def _level(ctx: Context, scenario: Scenario, connections: int, apps: AppSet) -> None:
-    """Rounds at one connection level until decided, out of budget, or out of rounds."""
-    measured: list[Cell] = []
-    active = list(scenario.apps)
-    load_s, round_no = 0.0, 0
-    stop = LevelStop(scenario=scenario.name, connections=connections, rounds=0,
-                     reason=StopReason.FIXED, load_s=0.0)
-    ctx.run.levels.append(stop)
-    cell_s = plan.cell_seconds(scenario)
-    try:
-        while True:
-            for name in plan.rotated(active, round_no):
-                label = (f"{scenario.name} {name} c={connections} round {round_no + 1}"
-                         + ("" if scenario.adaptive else f"/{scenario.repeats}"))
-                ctx.observer.cell_started(label, cell_s)
-                cell = measure(ctx, plan.Cell(scenario, name, connections, round_no), apps)
-                if cell.load is not None:
-                    load_s += cell_s
-                measured.append(cell)
-                ctx.run.cells.append(cell)
-                ctx.save()  # kept, whatever happens next
-                ctx.observer.cell_finished(label, describe(cell))
-                apps.settle(name, cell)
-                if cell.restarted or cell.settle_error:
-                    ctx.save()
-            round_no += 1
-            stop.rounds, stop.load_s = round_no, round(load_s, 1)
-            reason, undecided = _should_stop(ctx, scenario, measured, round_no, load_s)
-            stop.undecided = [f"{a} vs {b}" for a, b in undecided]
-            if reason is not None:
-                stop.reason = reason
-                break
+class Level:
+    """Rounds at one connection level, resumable: an adaptive scenario's levels that end on
+    their own budget get another turn with what the decided levels left unspent."""
+
+    def __init__(self, ctx: Context, scenario: Scenario, connections: int):
+        self.ctx, self.scenario, self.connections = ctx, scenario, connections
+        self.measured: list[Cell] = []
+        self.active = list(scenario.apps)
+        self.load_s, self.round_no = 0.0, 0
+        self.stop = LevelStop(scenario=scenario.name, connections=connections, rounds=0,
+                              reason=StopReason.FIXED, load_s=0.0)
+        ctx.run.levels.append(self.stop)
+
+    @property
+    def open(self) -> bool:
+        return self.stop.reason is StopReason.BUDGET
+
+    def next_round_s(self) -> float:
+        return plan.cell_seconds(self.scenario) * len(self.active)
+
+    def run(self, apps: AppSet, allowance: float) -> None:
+        """Rounds until decided, out of rounds, or until the next round would take the level's
+        load time past `allowance` (min_repeats rounds always run)."""
+        scenario, ctx = self.scenario, self.ctx
+        cell_s = plan.cell_seconds(scenario)
+        try:
+            while True:
+                for name in plan.rotated(self.active, self.round_no):
+                    label = (f"{scenario.name} {name} c={self.connections} round "
+                             f"{self.round_no + 1}"
+                             + ("" if scenario.adaptive else f"/{scenario.repeats}"))
+                    ctx.observer.cell_started(label, cell_s)
+                    cell = measure(ctx, plan.Cell(scenario, name, self.connections,
+                                                  self.round_no), apps)
+                    if cell.load is not None:
+                        self.load_s += cell_s
+                    self.measured.append(cell)
+                    ctx.run.cells.append(cell)
+                    ctx.save()  # kept, whatever happens next
+                    ctx.observer.cell_finished(label, describe(cell))
+                    apps.settle(name, cell)
+                    if cell.restarted or cell.settle_error:
+                        ctx.save()
+                self.round_no += 1
+                if self._stopped(allowance):
+                    break
+        except Interrupted:
+            self.stop.reason = StopReason.INTERRUPTED
+            raise
+        if scenario.adaptive:
+            s = self.stop
+            ctx.observer.note(f"{scenario.name} c={self.connections}: {s.reason.value} after "
+                              f"{s.rounds} rounds ({s.load_s:.0f} s of load)"
+                              + (f"; undecided: {', '.join(s.undecided)}" if s.undecided
+                                 else ""))
+
+    def _stopped(self, allowance: float) -> bool:
+        scenario, stop = self.scenario, self.stop
+        stop.rounds, stop.load_s = self.round_no, round(self.load_s, 1)
+        if not scenario.adaptive:
+            stop.reason = StopReason.FIXED
+            return self.round_no >= scenario.repeats
+        undecided = list(scenario.comparisons)
+        early = self.round_no < scenario.min_repeats
+        if not early and self.ctx.stop_rule is not None:
+            undecided = self.ctx.stop_rule(scenario, self.measured)
+        stop.undecided = [f"{a} vs {b}" for a, b in undecided]
+        if not early and not undecided:
+            stop.reason = StopReason.DECIDED
+            return True
+        if undecided:  # spend the next rounds on the apps the open comparisons need
             needed = {a for pair in undecided for a in pair}
-            active = [a for a in scenario.apps if a in needed] if undecided else active
-    except Interrupted:
-        stop.reason = StopReason.INTERRUPTED
-        raise
-    if scenario.adaptive:
-        ctx.observer.note(f"{scenario.name} c={connections}: {stop.reason.value} after "
-                          f"{stop.rounds} rounds ({stop.load_s:.0f} s of load)"
-                          + (f"; undecided: {', '.join(stop.undecided)}" if stop.undecided
-                             else ""))
+            self.active = [a for a in scenario.apps if a in needed]
+        if self.round_no >= scenario.max_repeats:
+            stop.reason = StopReason.MAX_REPEATS
+            return True
+        if not early and self.load_s + self.next_round_s() > allowance:
+            stop.reason = StopReason.BUDGET
+            return True
+        return False
 
 
-def _should_stop(ctx: Context, scenario: Scenario, measured: list[Cell], rounds: int,
-                 load_s: float) -> tuple[StopReason | None, list[tuple[str, str]]]:
+def _levels(ctx: Context, scenario: Scenario, apps: AppSet) -> None:
+    """Every level once with its own budget; then, for an adaptive scenario, the levels left
+    undecided share what the others did not spend, in order."""
+    levels = [Level(ctx, scenario, c) for c in sorted(scenario.connections)]
+    for level in levels:
+        level.run(apps, scenario.budget or 0.0)
     if not scenario.adaptive:
-        return (StopReason.FIXED if rounds >= scenario.repeats else None), []
-    undecided = list(scenario.comparisons)
-    if rounds >= scenario.min_repeats and ctx.stop_rule is not None:
-        undecided = ctx.stop_rule(scenario, measured)
-        if not undecided:
-            return StopReason.DECIDED, []
-    if rounds >= scenario.max_repeats:
-        return StopReason.MAX_REPEATS, undecided
-    needed = {a for pair in undecided for a in pair} or set(scenario.apps)
-    next_round = plan.cell_seconds(scenario) * len(needed)
-    if rounds >= scenario.min_repeats and load_s + next_round > (scenario.budget or 0):
-        return StopReason.BUDGET, undecided
-    return None, undecided
+        return
+    spare = (scenario.budget or 0.0) * len(levels) - sum(lv.load_s for lv in levels)
+    for level in levels:
+        if level.open and spare >= level.next_round_s():
+            ctx.observer.note(f"{scenario.name} c={level.connections}: more rounds with "
+                              f"{spare:.0f} s the decided levels left unspent")
+            before = level.load_s
+            level.run(apps, level.load_s + spare)
+            spare -= level.load_s - before
 
 
 def measure(ctx: Context, planned: plan.Cell, apps: AppSet) -> Cell:

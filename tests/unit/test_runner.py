@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,7 @@ class FakeProcess:
 class Fake:
     """Apps with a true throughput and a CV; a database and a load generator in memory."""
 
-    rps: dict[str, float]
+    rps: dict[str, float] | Callable[[str, int], float]
     cv: float = 0.02
     broken: set[str] = field(default_factory=set)  # never become healthy
     stuck: set[str] = field(default_factory=set)  # settle finds them stuck
@@ -93,7 +94,8 @@ class Fake:
         self.loads.append(app)
         if self.interrupt_after is not None and len(self.loads) > self.interrupt_after:
             raise Interrupted("SIGINT")
-        rate = self.rps[app] * self.rng.lognormvariate(0, self.cv)
+        true = self.rps[app] if isinstance(self.rps, dict) else self.rps(app, connections)
+        rate = true * self.rng.lognormvariate(0, self.cv)
         requests = int(rate * seconds)
         return LoadResult(requests=requests, duration_us=int(seconds * 1e6), bytes=requests * 100,
                           errors=dict.fromkeys(("connect", "read", "write", "status", "timeout"),
@@ -177,6 +179,21 @@ def test_adaptive_level_runs_only_the_apps_left_undecided_then_hits_its_budget(t
     assert level.load_s <= 90 and level.rounds == 6
     later = [c.app for c in run.cells if c.repeat >= 3]
     assert later and "fastapi_sync" not in later
+
+
+def test_levels_left_undecided_get_the_budget_the_decided_ones_did_not_spend(tmp_path):
+    # At 1 connection the apps are far apart (decided in 3 rounds, 54 s of its 120 s); at 12
+    # flask and async are equal, so that level uses its own budget and then the 66 s left.
+    def rps(app, connections):
+        if connections == 1:
+            return {"flask_sync": 800, "fastapi_sync": 200, "fastapi_async": 400}[app]
+        return {"flask_sync": 800, "fastapi_sync": 200, "fastapi_async": 800}[app]
+
+    fake = Fake(rps, cv=0.05)
+    run, _ = execute(tmp_path, scenario_file(connections=[1, 12], budget="120s"), fake)
+    first, second = run.levels
+    assert (first.reason, first.load_s) == (StopReason.DECIDED, 54)
+    assert second.reason is StopReason.BUDGET and 120 < second.load_s <= 120 + 66
 
 
 def test_an_app_that_never_starts_fails_its_cells_and_is_not_waited_for(tmp_path):
