@@ -85,7 +85,7 @@ def from_args(args) -> int:
     if args.dry_run:
         planned = plan_run(args.scenario_file, apps=apps, tags=args.tag, names=args.scenario,
                            overrides=changes, app_dirs=args.app_dir, own_envs=args.own_envs,
-                           targets=args.target)
+                           targets=args.target, ceilings=not args.no_ceilings)
         print(plan_text(planned))
         check_time(planned, max_time)  # a plan that a real run would refuse: exit 2
         return errors.EXIT_OK
@@ -111,6 +111,7 @@ class Planned:
     targets: dict[str, str]  # --target APP=URL
     overrides: dict[str, Any] = field(default_factory=dict)  # validated, as scenario keys
     own_envs: bool = False
+    ceilings: bool = True  # pgbench and the raw-ASGI app, before the scenarios they support
 
     @property
     def used(self) -> list[str]:
@@ -118,9 +119,24 @@ class Planned:
         return list(dict.fromkeys(a for s in self.sf.scenarios for a in s.apps))
 
     def estimate(self) -> Estimate:
+        """Load time of the cells (the ceilings' comes apart: ceilings_s)."""
         from harness.measure import plan
 
         return plan.estimate(self.sf)
+
+    def ceilings_s(self) -> dict[str, float]:
+        """Load time of the ceilings, by the scenario they are measured for."""
+        from harness.measure import ceilings
+
+        if not self.ceilings:
+            return {}
+        return {s.name: ceilings.load_seconds(s) for s in self.sf.scenarios
+                if ceilings.supported(s)}
+
+    def load_s(self) -> tuple[float, float]:
+        """Every second of load (min, max): the cells and the ceilings."""
+        est, extra = self.estimate(), sum(self.ceilings_s().values())
+        return est.min_s + extra, est.max_s + extra
 
     def overhead(self) -> tuple[float, float]:
         """Allowance for the harness's own time (min, max), seconds."""
@@ -132,7 +148,7 @@ class Planned:
 def plan_run(scenario_file: str, apps: Iterable[str] = (), tags: Iterable[str] = (),
              names: Iterable[str] = (), overrides: Mapping[str, Any] | None = None,
              app_dirs: Iterable[str | Path] = (), own_envs: bool = False,
-             targets: Iterable[str] = ()) -> Planned:
+             targets: Iterable[str] = (), ceilings: bool = True) -> Planned:
     """The file, the selection, the overrides and the apps, validated: UsageError (one line,
     exit 2) on any mistake. Starts and builds nothing."""
     from harness.measure import services
@@ -147,12 +163,12 @@ def plan_run(scenario_file: str, apps: Iterable[str] = (), tags: Iterable[str] =
         if name not in found:
             raise errors.UsageError(f"{scenario_file}: targets.{name}: not an app under "
                                     f"apps/; choose from {', '.join(sorted(found))}")
-    return Planned(sf, found, parsed, dict(overrides or {}), own_envs)
+    return Planned(sf, found, parsed, dict(overrides or {}), own_envs, ceilings)
 
 
 def check_time(planned: Planned, max_time: float = MAX_TIME_S) -> None:
     """Refuse a plan that may take longer than `max_time` (load and the harness's own time)."""
-    load = planned.estimate().max_s
+    load = planned.load_s()[1]
     total = load + planned.overhead()[1]
     if total > max_time:
         hours = math.ceil(total / 3600)
@@ -173,15 +189,17 @@ class Prepared:
 def prepare(scenario_file: str, apps=(), tags=(), names=(), database_url: str | None = None,
             targets=(), out: str | Path = DEFAULT_OUT, *,
             overrides: Mapping[str, Any] | None = None, app_dirs: Iterable[str | Path] = (),
-            own_envs: bool = False, max_time: float = MAX_TIME_S,
+            own_envs: bool = False, max_time: float = MAX_TIME_S, ceilings: bool = True,
             log: Callable[[str], None] | None = None) -> Prepared:
     """Every check that can fail before anything starts: the file, the plan's length, the
     tools, the database, the output directory, the apps' environments (built here when they
     are not cached yet). Raises UsageError (one line, exit 2)."""
     from harness.measure import dataset, postgres
 
-    planned = plan_run(scenario_file, apps, tags, names, overrides, app_dirs, own_envs, targets)
+    planned = plan_run(scenario_file, apps, tags, names, overrides, app_dirs, own_envs, targets,
+                       ceilings)
     check_time(planned, max_time)
+    check_packages(planned)
     sf, parsed = planned.sf, planned.targets
     if shutil.which("wrk") is None:
         raise errors.MissingTool("wrk not found: install it with `sudo apt-get install wrk`")
@@ -199,27 +217,35 @@ def prepare(scenario_file: str, apps=(), tags=(), names=(), database_url: str | 
     return Prepared(sf, database_url, parsed, found)
 
 
+def _started(planned: Planned) -> list[str]:
+    """The apps the run starts itself (not those already running at a --target URL)."""
+    external = {*planned.targets, *planned.sf.targets}
+    return [name for name in planned.used if name not in external]
+
+
+def check_packages(planned: Planned) -> None:
+    """An app that runs in the harness's Python must find its packages installed there."""
+    if planned.own_envs:
+        return
+    for name in _started(planned):
+        service = planned.found[name]
+        missing = service.missing()
+        if missing:
+            raise errors.UsageError(
+                f"{name}: this Python ({sys.executable}) lacks {', '.join(missing)}: install "
+                f"them (pip install -r {service.requirements}) or run with --own-envs to give "
+                "each app its own cached environment")
+
+
 def resolve_environments(planned: Planned,
                          log: Callable[[str], None] | None = None) -> dict[str, Service]:
-    """Every known app, those the plan starts with their interpreter resolved: an own
-    environment is built now (or found in the cache), an app on the harness's interpreter must
-    find its packages installed there."""
+    """Every known app, those the run starts with their interpreter resolved: an own
+    environment is built now, or found in the cache."""
     from harness.measure import services
 
     found = dict(planned.found)
-    external = {*planned.targets, *planned.sf.targets}
-    for name in planned.used:
-        if name in external:
-            continue
-        service = found[name]
-        if service.environment != "own" and not planned.own_envs:
-            missing = service.missing()
-            if missing:
-                raise errors.UsageError(
-                    f"{name}: this Python ({sys.executable}) lacks {', '.join(missing)}: "
-                    f"install them (pip install -r {service.requirements}) or run with "
-                    "--own-envs to give each app its own cached environment")
-        found[name] = services.with_environment(service, own=planned.own_envs, log=log)
+    for name in _started(planned):
+        found[name] = services.with_environment(found[name], own=planned.own_envs, log=log)
     return found
 
 
@@ -248,7 +274,7 @@ def run(scenario_file: str, apps=(), tags=(), names=(), out: str | Path = DEFAUL
 
     p = prepared or prepare(scenario_file, apps, tags, names, database_url, targets, out,
                             overrides=overrides, app_dirs=app_dirs, own_envs=own_envs,
-                            max_time=max_time)
+                            max_time=max_time, ceilings=ceilings)
     command = ["run", *map(postgres.redact_text, argv or [scenario_file])]  # no password
     saved: dict = {}
     progress = Progress(plan.estimate(p.sf).max_s)
@@ -376,6 +402,10 @@ def plan_text(planned: Planned) -> str:
         low, high, cells_low, cells_high = plan.level_estimate(s)
         rounds = (f"{s.min_repeats}–{s.max_repeats} rounds" if s.adaptive
                   else f"{s.repeats} round(s)")
+        ceiling = planned.ceilings_s().get(s.name)
+        if ceiling is not None:
+            lines.append(f"  first the ceilings (pgbench, raw ASGI) at each level: "
+                         f"{_duration(ceiling)} of load")
         for c in sorted(s.connections):
             lines.append(f"  c={c:<5} {rounds}, {_range(cells_low, cells_high)} cells, "
                          f"{_range(low, high, _duration)} of load")
@@ -385,11 +415,12 @@ def plan_text(planned: Planned) -> str:
     for name in planned.used:
         lines.append(f"  {name:<{width}}  {_app_line(planned, name, external)}")
     est = planned.estimate()
-    over = planned.overhead()
-    lines += ["", (f"estimate: {_range(est.min_s, est.max_s, _duration)} of load "
-                   f"({_range(est.cells_min, est.cells_max)} cells); with the harness's own time "
-                   f"(start-up, resets, checks; allowance) "
-                   f"{_range(est.min_s + over[0], est.max_s + over[1], _duration)}")]
+    load, over = planned.load_s(), planned.overhead()
+    ceilings = " and the ceilings" if planned.ceilings_s() else ""
+    lines += ["", (f"estimate: {_range(load[0], load[1], _duration)} of load "
+                   f"({_range(est.cells_min, est.cells_max)} cells{ceilings}); with the "
+                   f"harness's own time (start-up, resets, checks; allowance) "
+                   f"{_range(load[0] + over[0], load[1] + over[1], _duration)}")]
     return "\n".join(lines)
 
 

@@ -213,17 +213,21 @@ def test_dry_run_prints_the_plan_and_estimate_and_starts_nothing(tmp_path):
         "  cells: warmup 1 s + 5 s measured, up to 2 wrk thread(s), timeout 5 s",
         ("  adaptive: 3–30 rounds per level, stopping once every comparison is decided (min "
         "effect 5%) or 2.5 min of load are spent"),
+        "  first the ceilings (pgbench, raw ASGI) at each level: 22 s of load",
         "  c=1     3–30 rounds, 9–25 cells, 54 s–2.5 min of load",
         "  c=48    3–30 rounds, 9–25 cells, 54 s–2.5 min of load"]
     assert insert.splitlines()[3:] == [
         "  fixed: 2 round(s) per level",
         "  app settings: flask_sync: THREADS=4",
+        "  first the ceilings (pgbench, raw ASGI) at each level: 11 s of load",
         "  c=200   2 round(s), 6 cells, 36 s of load"]
     assert apps.splitlines()[0] == "apps:"
     assert apps.splitlines()[1].startswith("  flask_sync     gunicorn, the harness's Python (")
     assert apps.splitlines()[1].endswith("verified against the users contract")
-    assert estimate == ("estimate: 2.4 min–5.6 min of load (24–56 cells); with the harness's "
-                        "own time (start-up, resets, checks; allowance) 3.5 min–7.5 min\n")
+    # cells 144–336 s and ceilings 33 s of load; allowance 15 + 2 × 8 + 1.5 s per cell
+    assert estimate == ("estimate: 3.0 min–6.2 min of load (24–56 cells and the ceilings); with "
+                        "the harness's own time (start-up, resets, checks; allowance) "
+                        "4.1 min–8.1 min\n")
     assert not (tmp_path / "out").exists()  # nothing written, not even the results folder
 
 
@@ -233,9 +237,10 @@ def test_dry_run_of_the_default_file():
     assert proc.stdout.startswith("plan: scenarios.yaml: ") and "\nestimate: " in proc.stdout
 
 
-def test_dry_run_shows_command_line_settings(tmp_path):
+def test_dry_run_of_a_short_trial(tmp_path):
     proc = cli("run", "scenarios.yaml", "--scenario", "users_list", "--connections", "12",
-               "--duration", "2s", "--warmup", "1s", "--repeats", "2", "--dry-run")
+               "--duration", "2s", "--warmup", "1s", "--repeats", "2", "--no-ceilings",
+               "--dry-run")
     assert proc.returncode == 0, proc.stderr
     assert "command-line settings: --duration 2s --warmup 1s --connections 12 --repeats 2\n" \
         in proc.stdout
