@@ -27,18 +27,44 @@ MAX_THREADS = 256
 MAX_REPEATS = 1000
 MAX_ROWS = 10_000_000
 MAX_SECONDS = 24 * 3600  # any one duration, timeout or budget
+DRIVERS = ("wrk", "locust")  # load generators: wrk (closed loop), Locust (closed or open loop)
+MAX_RATE = 1_000_000  # requests/s of an open-loop level
+MAX_LOCAL_WORKERS = 64  # Locust worker processes started on this machine
+MAX_REMOTE_WORKERS = 1000  # ... and waited for from other machines
+MAX_LEVELS = 100  # connection levels per scenario
+MAX_SCENARIOS = 1000
+# Pathological files get one line, not a hang or a traceback: their size, how deep they nest,
+# and how many values they hold once aliases are expanded ("billion laughs") are capped.
+MAX_FILE_BYTES = 1_000_000
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+# Faults injected during a cell (harness.measure.faults, docs/faults.md).
+FAULT_KINDS = ("restart_postgres", "terminate_connections", "kill_worker", "lock_table")
+FAULT_KEYS = ("kind", "at", "hold")
+MAX_FAULTS = 20
+MIN_FAULT_AT = 1.0  # seconds of load before a fault: the throughput it is measured against
+DEFAULT_FAULT_TIMELINE = 0.25  # seconds per interval of the throughput time series
+MIN_TIMELINE, MAX_TIMELINE = 0.1, 60.0
+MAX_INTERVALS = 20_000  # timeline intervals per cell
+# The apps' own settings (harness.config.settings) that take numbers: (lowest, highest).
+KNOB_BOUNDS = {"WEB_CONCURRENCY": (1, 256), "POOL_SIZE": (0, 10_000),
+               "MAX_OVERFLOW": (-1, 10_000), "POOL_TIMEOUT": (0, MAX_SECONDS),
+               "THREADS": (1, 10_000), "THREADPOOL_SIZE": (1, 100_000),
+               "POOL_PRE_PING": (0, 1)}
 UNIQUE = "{{unique}}"  # replaced by a per-request unique value in wrk's Lua script
 
 TOP_KEYS = ("version", "rows", "targets", "defaults", "scenarios")
 REQUEST_KEYS = ("method", "path", "headers", "body")
 DEFAULT_KEYS = ("apps", "connections", "threads", "duration", "warmup", "repeats", "timeout",
                 "env", "app_env", "thresholds", "tags", "default", "baseline", "comparisons",
-                "min_effect", "budget", "min_repeats", "max_repeats")
-SCENARIO_KEYS = ("name", "description", "request", *DEFAULT_KEYS)
+                "min_effect", "budget", "min_repeats", "max_repeats", "driver",
+                "locust_workers", "timeline")
+SCENARIO_KEYS = ("name", "description", "request", *DEFAULT_KEYS, "rate", "faults")
 BUILTIN = {"connections": (1, 12, 24, 48), "threads": 2, "duration": 10.0, "warmup": 2.0,
            "repeats": 3, "timeout": 5.0, "env": {}, "app_env": {}, "thresholds": (),
            "tags": (), "default": True, "baseline": None, "comparisons": None,
-           "min_effect": 0.05, "budget": None, "min_repeats": 3, "max_repeats": 30}
+           "min_effect": 0.05, "budget": None, "min_repeats": 3, "max_repeats": 30,
+           "driver": "wrk", "locust_workers": (1, 0), "timeline": None}
 # "apps" defaults to every known app, "baseline" to the first of them, "comparisons" to the
 # baseline against each other app plus every pair of the others (default_comparisons).
 
@@ -47,6 +73,15 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 token
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault injected into every cell of a scenario, `at` seconds into its measured load."""
+
+    kind: str  # one of FAULT_KINDS
+    at: float
+    hold: float | None = None  # lock_table: seconds the lock is held
 
 
 @dataclass(frozen=True)
@@ -80,10 +115,46 @@ class Scenario:
     budget: float | None  # seconds of load per connection level: adaptive rounds; None: fixed
     min_repeats: int  # adaptive rounds: at least this many rounds per level
     max_repeats: int  # ... and at most this many
+    driver: str = "wrk"  # the load generator: wrk or locust (harness/measure/locust_driver.py)
+    # Open loop: requests/s sent on schedule, whatever the answers do: one rate for every
+    # level, or one per level in the order of `connections`. None: closed loop (each
+    # connection waits for its answer before sending the next request).
+    rate: tuple[float, ...] | None = None
+    locust_workers: int = 1  # Locust worker processes the harness starts on this machine
+    locust_remote_workers: int = 0  # ... and those the master waits for from other machines
+    timeline: float | None = None  # seconds per interval of a throughput time series; None: none
+    faults: tuple[Fault, ...] = ()  # injected during each measured cell, in time order
 
     @property
     def adaptive(self) -> bool:
         return self.budget is not None
+
+    def __post_init__(self) -> None:
+        # Also when --connections replaces the levels of a scenario with one rate per level.
+        if self.rate is not None and len(self.rate) not in (1, len(self.connections)):
+            raise UsageError(f"scenario {self.name}: rate has {len(self.rate)} values, one per "
+                             f"connection level, but its connections are "
+                             f"{list(self.connections)}: give one rate, or one per level")
+        # Also when --duration shortens a fault scenario's cells.
+        for f in self.faults:
+            if f.at + (f.hold or 0.0) >= self.duration:
+                raise UsageError(
+                    f"scenario {self.name}: a {f.kind} fault at {f.at:g} s"
+                    + (f" held {f.hold:g} s" if f.hold else "")
+                    + f" must end before the {self.duration:g} s duration (leave time to "
+                    "recover)")
+
+    @property
+    def open_loop(self) -> bool:
+        return self.rate is not None
+
+    def rate_at(self, connections: int) -> float | None:
+        """The open-loop rate of the level with `connections` users; None: closed loop."""
+        if self.rate is None:
+            return None
+        if len(self.rate) == 1:
+            return self.rate[0]
+        return self.rate[self.connections.index(connections)]
 
     @property
     def planned_repeats(self) -> int:
@@ -101,22 +172,30 @@ class ScenarioFile:
 
 def load(path, known_apps):
     """Read and validate a scenario file."""
-    source = str(path)
+    source = _one_line(str(path))
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise UsageError(f"{source}: file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise UsageError(f"{source}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise UsageError(f"{source}: larger than {MAX_FILE_BYTES // 1_000_000} MB: not a "
+                         "scenario file")
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = f":{mark.line + 1}" if mark else ""
-        raise UsageError(f"{source}{line}: invalid YAML: {e.problem or e.context}") from None
+        raise UsageError(_one_line(f"{source}{line}: invalid YAML: {e.problem or e.context}")) \
+            from None
     except yaml.YAMLError as e:
-        raise UsageError(f"{source}: invalid YAML: {e}") from None
+        raise UsageError(_one_line(f"{source}: invalid YAML: {e}")) from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as e:
+        # A scalar YAML resolves but Python cannot build: 2024-02-30, an int of 5,000 digits.
+        raise UsageError(_one_line(f"{source}: invalid YAML value: {_got(str(e))}")) from None
     return parse(data, source, known_apps)
 
 
@@ -187,7 +266,28 @@ def to_dict(scenario):
         "comparisons": [list(p) for p in scenario.comparisons],
         "min_effect": scenario.min_effect, "budget": scenario.budget,
         "min_repeats": scenario.min_repeats, "max_repeats": scenario.max_repeats,
+        # Only when not wrk's closed loop, so that a wrk scenario's configuration (which
+        # `compare` checks for changes) reads as it did before these keys existed.
+        **({"driver": scenario.driver, "locust_workers": {
+            "local": scenario.locust_workers, "remote": scenario.locust_remote_workers}}
+           if scenario.driver != "wrk" else {}),
+        **({"rate": scenario.rate[0] if len(scenario.rate) == 1 else list(scenario.rate)}
+           if scenario.rate is not None else {}),
+        **_extras(scenario),
     }
+
+
+def _extras(scenario):
+    """Keys only a fault or soak scenario sets: absent otherwise, so that the configuration of
+    every other scenario reads as it did before they existed (compare flags changed configs)."""
+    out = {}
+    if scenario.timeline is not None:
+        out["timeline"] = scenario.timeline
+    if scenario.faults:
+        out["faults"] = [{"kind": f.kind, "at": f.at}
+                         | ({"hold": f.hold} if f.hold is not None else {})
+                         for f in scenario.faults]
+    return out
 
 
 def config(sf):
@@ -237,12 +337,52 @@ def _suggest(word, options):
 
 
 def _got(value):
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print (sys.get_int_max_str_digits)
+        return "a number of thousands of digits"
+    return _one_line(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _one_line(text, limit=500):
+    """Error text on one line: control characters escaped, at most `limit` characters."""
+    text = re.sub(r"[\x00-\x1f\x7f\u2028\u2029\x85]",
+                  lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _key(key):
+    """A mapping key as part of a key path: itself when short and plain, else shortened."""
+    text = key if isinstance(key, str) else repr(key)
+    return _one_line(text, 40)
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one), nesting
+    deeper than MAX_DEPTH (PyYAML's composer recurses: 5,000 levels exhaust Python's stack), and
+    documents of more than MAX_NODES values once aliases are expanded (an alias bomb is a few
+    lines of YAML that expand to billions of values, and so does any walk over them)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested deeper than {MAX_DEPTH} levels",
+                    self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_document(self):
+        node = super().compose_document()
+        if node is not None:
+            _expanded_size(node)
+        return node
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -251,9 +391,51 @@ class _Loader(yaml.SafeLoader):
             if isinstance(key, str) and key != "<<":
                 if key in seen:
                     raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key '{key}'", key_node.start_mark)
+                        None, None, f"duplicate key '{_key(key)}'", key_node.start_mark)
                 seen.add(key)
         return super().construct_mapping(node, deep)
+
+
+def _expanded_size(root):
+    """How many values the document holds, and how deep it nests, with every alias expanded:
+    ComposerError past MAX_NODES or MAX_DEPTH, or on an alias to an enclosing node (a recursive
+    structure). Linear in the document's own size (each node is measured once), and iterative:
+    aliases can nest a document far deeper than Python's stack."""
+    measured: dict[int, tuple[int, int]] = {}  # id(node) -> (values, depth), expanded
+    entered: set[int] = set()  # on the current path, not yet measured
+    stack = [(root, False)]
+
+    def fail(problem, node):
+        raise yaml.composer.ComposerError(None, None, problem, node.start_mark)
+
+    while stack:
+        node, finish = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if finish:
+            values = 1 + sum(measured[id(c)][0] for c in children)
+            depth = 1 + max((measured[id(c)][1] for c in children), default=0)
+            if values > MAX_NODES:
+                fail(f"more than {MAX_NODES:,} values once aliases are expanded", node)
+            if depth > MAX_DEPTH:
+                fail(f"nested deeper than {MAX_DEPTH} levels once aliases are expanded", node)
+            measured[key] = (values, depth)
+            entered.discard(key)
+        elif key not in measured:
+            if key in entered:
+                fail("an alias refers to a node that contains it", node)
+            entered.add(key)
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in measured)
+    return measured[id(root)][0]
+
+
+def _children(node):
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 
 class _Parser:
@@ -263,7 +445,8 @@ class _Parser:
 
     def fail(self, where, allowed, value=dataclasses.MISSING):
         got = "" if value is dataclasses.MISSING else f" (got {_got(value)})"
-        raise UsageError(f"{self.source}: {where}: {allowed}{got}")
+        raise UsageError(_one_line(f"{self.source}: {_one_line(where, 200)}: {allowed}{got}",
+                                   1000))
 
     # -- structure ---------------------------------------------------------------------------
 
@@ -286,6 +469,8 @@ class _Parser:
         items = data.get("scenarios")
         if not isinstance(items, list) or not items:
             self.fail("scenarios", "must be a non-empty list of scenarios", items)
+        if len(items) > MAX_SCENARIOS:
+            self.fail("scenarios", f"at most {MAX_SCENARIOS} scenarios in one file", len(items))
         scenarios, seen = [], {}
         for i, item in enumerate(items):
             s = self.scenario(item, f"scenarios[{i}]", resolved)
@@ -322,8 +507,91 @@ class _Parser:
         if values["max_repeats"] < values["min_repeats"]:
             self.fail(f"{where}.max_repeats", f"must be at least min_repeats "
                       f"({values['min_repeats']})", values["max_repeats"])
+        self.resolve_driver(values, item, where)
+        faults = self.faults(item.get("faults", []), f"{where}.faults")
+        self.check_faults(faults, values, where)
+        if faults and values["timeline"] is None:
+            values["timeline"] = DEFAULT_FAULT_TIMELINE  # recovery is read from it
+        if values["timeline"] is not None \
+                and values["duration"] / values["timeline"] > MAX_INTERVALS:
+            self.fail(f"{where}.timeline", f"at most {MAX_INTERVALS:,} intervals per cell: at "
+                      f"least {values['duration'] / MAX_INTERVALS:g} s for a "
+                      f"{values['duration']:g} s duration", values["timeline"])
         return Scenario(name=name, description=description,
-                        request=self.request(item["request"], f"{where}.request"), **values)
+                        request=self.request(item["request"], f"{where}.request"),
+                        faults=faults, **values)
+
+    def faults(self, v, where):
+        """[{kind, at, hold}]: faults injected during each measured cell, sorted by time."""
+        items = self.list(v, where, empty=True)
+        if len(items) > MAX_FAULTS:
+            self.fail(where, f"at most {MAX_FAULTS} faults per scenario", len(items))
+        out = []
+        for i, item in enumerate(items):
+            here = f"{where}[{i}]"
+            item = self.mapping(item, here)
+            self.keys(item, FAULT_KEYS, here)
+            for key in ("kind", "at"):
+                if key not in item:
+                    self.fail(f"{here}.{key}", "required; a fault is like {kind: "
+                              "restart_postgres, at: 5s}")
+            kind = item["kind"]
+            if kind not in FAULT_KINDS:
+                self.fail(f"{here}.kind", f"must be one of {', '.join(FAULT_KINDS)}"
+                          f"{_suggest(kind, FAULT_KINDS)}", kind)
+            at = self.time(item["at"], f"{here}.at", minimum=MIN_FAULT_AT)
+            hold = None
+            if kind == "lock_table":
+                if "hold" not in item:
+                    self.fail(f"{here}.hold", "required for lock_table: how long the lock is "
+                              "held, like 3s")
+                hold = self.time(item["hold"], f"{here}.hold", minimum=0.1)
+            elif "hold" in item:
+                self.fail(f"{here}.hold", f"only lock_table faults take a hold time (kind is "
+                          f"{kind})")
+            out.append(Fault(kind=kind, at=at, hold=hold))
+        return tuple(sorted(out, key=lambda f: f.at))
+
+    def check_faults(self, faults, values, where):
+        """Every fault ends within the measured load, with time left to see it recover."""
+        duration = values["duration"]
+        for f in faults:
+            if f.at + (f.hold or 0.0) >= duration:
+                self.fail(f"{where}.faults", f"a {f.kind} fault at {f.at:g} s"
+                          + (f" held {f.hold:g} s" if f.hold else "")
+                          + f" must end before the {duration:g} s duration (leave time to "
+                          "recover)")
+
+    def resolve_driver(self, values, item, where):
+        """The load generator's settings: `rate` (open loop) and `locust_workers` need Locust;
+        one rate per connection level."""
+        driver = values["driver"]
+        values["locust_workers"], values["locust_remote_workers"] = values["locust_workers"]
+        if driver != "locust" and "locust_workers" in item:
+            self.fail(f"{where}.locust_workers", f"only used with driver: locust (driver is "
+                      f"{driver})")
+        rate = item.get("rate")
+        if rate is None:
+            values["rate"] = None
+            return
+        if driver != "locust":
+            self.fail(f"{where}.rate", "needs driver: locust (wrk is closed-loop: each "
+                      "connection waits for its answer; the open-loop schedule runs in Locust)")
+        conns = values["connections"]
+        if not isinstance(rate, list):
+            values["rate"] = (self.rate(rate, f"{where}.rate"),)
+            return
+        if len(rate) != len(conns):
+            self.fail(f"{where}.rate", f"must be one number, or a list with one rate per "
+                      f"connection level ({len(conns)}: {list(conns)})", rate)
+        values["rate"] = tuple(self.rate(r, f"{where}.rate[{i}]") for i, r in enumerate(rate))
+
+    def rate(self, v, where):
+        allowed = f"must be requests per second, a number above 0 and at most {MAX_RATE:,}"
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                or not 0 < v <= MAX_RATE:
+            self.fail(where, allowed, v)
+        return float(v)
 
     def resolve_comparisons(self, values, where):
         """The baseline (default: the first app) and the pairs to decide, all among the apps."""
@@ -394,6 +662,8 @@ class _Parser:
             return self.names(v, where, self.apps_allowed, empty=False)
         if key == "connections":
             items = self.list(v, where, empty=False)
+            if len(items) > MAX_LEVELS:
+                self.fail(where, f"at most {MAX_LEVELS} connection levels", len(items))
             conns = tuple(self.positive_int(c, f"{where}[{i}]", MAX_CONNECTIONS)
                           for i, c in enumerate(items))
             self.unique(conns, where)
@@ -410,6 +680,9 @@ class _Parser:
             return self.comparisons(v, where)
         if key == "min_effect":
             return self.fraction(v, where)
+        if key == "timeline":  # null: no time series
+            return None if v is None else self.time(v, where, minimum=MIN_TIMELINE,
+                                                    maximum=MAX_TIMELINE)
         if key == "budget":  # null: a fixed number of repeats, overriding a default budget
             return None if v is None else self.seconds(v, where, minimum=1)
         if key in ("duration", "timeout"):
@@ -422,7 +695,7 @@ class _Parser:
             envs = self.mapping(v, where)
             for app in envs:
                 if app not in self.apps_allowed:
-                    self.fail(f"{where}.{app}", f"unknown app{_suggest(app, self.apps_allowed)}; "
+                    self.fail(f"{where}.{_key(app)}", f"unknown app{_suggest(app, self.apps_allowed)}; "
                               f"apps: {', '.join(self.apps_allowed)}")
             return {app: self.env(e, f"{where}.{app}") for app, e in envs.items()}
         if key == "thresholds":
@@ -440,7 +713,30 @@ class _Parser:
             if not isinstance(v, bool):
                 self.fail(where, "must be true or false", v)
             return v
+        if key == "driver":
+            if v not in DRIVERS:
+                self.fail(where, f"must be one of {', '.join(DRIVERS)}{_suggest(v, DRIVERS)}", v)
+            return v
+        if key == "locust_workers":
+            return self.locust_workers(v, where)
         raise AssertionError(key)
+
+    def locust_workers(self, v, where):
+        """N local worker processes, or {local: N, remote: M}: the master also waits for M
+        workers started on other machines (docs/scale.md). (local, remote), at least one."""
+        if isinstance(v, dict):
+            self.keys(v, ("local", "remote"), where)
+            local = v.get("local", 0)
+            remote = v.get("remote", 0)
+            for key, n, most in (("local", local, MAX_LOCAL_WORKERS),
+                                 ("remote", remote, MAX_REMOTE_WORKERS)):
+                if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= most:
+                    self.fail(f"{where}.{key}", f"must be an integer from 0 to {most}", n)
+        else:
+            local, remote = self.positive_int(v, where, MAX_LOCAL_WORKERS), 0
+        if local + remote < 1:
+            self.fail(where, "needs at least one worker (local or remote)", v)
+        return (local, remote)
 
     def comparisons(self, v, where):
         """["a vs b", ...] (or [[a, b], ...]): a candidate against its reference."""
@@ -479,7 +775,7 @@ class _Parser:
     def keys(self, data, allowed, where):
         for key in data:
             if key not in allowed:
-                path = f"{where}.{key}" if where else str(key)
+                path = f"{where}.{_key(key)}" if where else _key(key)
                 self.fail(path, f"unknown key{_suggest(key, allowed)}; "
                           f"allowed keys: {', '.join(allowed)}")
 
@@ -496,9 +792,11 @@ class _Parser:
         return v
 
     def unique(self, items, where):
+        seen = set()
         for i, item in enumerate(items):
-            if item in items[:i]:
+            if item in seen:
                 self.fail(f"{where}[{i}]", "must not repeat an earlier entry", item)
+            seen.add(item)
 
     def names(self, v, where, allowed, empty):
         items = self.list(v, where, empty)
@@ -540,5 +838,39 @@ class _Parser:
                 self.fail(where, "variable names must be letters, digits and '_'", name)
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                 self.fail(f"{where}.{name}", "must be a string or a number", value)
+            if name in KNOB_BOUNDS:
+                self.knob(name, value, f"{where}.{name}")
             env[name] = str(value)
         return env
+
+    def knob(self, name, value, where):
+        """A setting the apps read as a number (harness.config.settings): within bounds, so
+        that `WEB_CONCURRENCY: 100000` cannot fork a machine to death."""
+        low, high = KNOB_BOUNDS[name]
+        decimal = name == "POOL_TIMEOUT"
+        number = value
+        if isinstance(value, str):
+            try:
+                number = float(value) if decimal else int(value.strip())
+            except ValueError:
+                number = None
+        if isinstance(number, float) and not decimal:
+            number = None
+        if number is None or not math.isfinite(number) or not low <= number <= high:
+            self.fail(where, f"must be {'a number' if decimal else 'an integer'} from {low} "
+                      f"to {high}", value)
+
+    def time(self, v, where, minimum, maximum=MAX_SECONDS):
+        """A point in time or a length with millisecond resolution: 5s, 2.5s, 500ms or 5."""
+        allowed = f"must be a time >= {minimum:g} s, like 5s, 2.5s or 500ms"
+        if isinstance(v, str) and (m := _DURATION.match(v)):
+            seconds = float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            seconds = float(v)
+        else:
+            self.fail(where, allowed, v)
+        if not math.isfinite(seconds) or seconds < minimum:
+            self.fail(where, allowed, v)
+        if seconds > maximum:
+            self.fail(where, f"must be at most {maximum:g} s", v)
+        return round(seconds, 3)

@@ -53,7 +53,20 @@ class LoadResult:
     connections: int
     duration_s: float
     timeout_s: float
-    driver: str = "wrk"
+    driver: str = "wrk"  # wrk | locust (then `threads` counts Locust's worker processes)
+    # Open loop: requests sent on a schedule of `rate` requests/s whatever the answers do, and
+    # latency measured from each request's intended send time. Closed loop (wrk, and Locust
+    # without a rate): each connection sends its next request when the answer came.
+    open_loop: bool = False
+    rate: float | None = None  # the schedule's requests/s (open loop only)
+    # The load generator's own failure messages with their counts (Locust), beside `errors`,
+    # which sorts them into wrk's kinds (+ "other").
+    failures: dict[str, int] = field(default_factory=dict)
+    # Share of one core used by each of the load generator's processes over the measured
+    # window ("master", "worker-1", ...), as the driver saw it; None: not measured by the driver
+    # (wrk: the sampler measures it, see Samples.wrk_saturated).
+    generator_cpu: dict[str, float] | None = None
+    generator_saturated: bool | None = None  # a process of the generator at >= 90% of a core
 
 
 @dataclass
