@@ -51,7 +51,7 @@ def section(f: Findings, s: ScenarioFindings,
         blocks.append(Para(about))
     if charts:
         blocks.append(Images(tuple(charts)))
-    blocks.append(_table(s))
+    blocks.append(_table(s, f.detail_run if f.pooled else None))
     blocks += _stops(s) + _cpu(s) + _evidence(f, s) + _ceilings(s)
     return blocks
 
@@ -67,7 +67,7 @@ def _relative(s: ScenarioFindings, app: str, connections: int, metric: Metric) -
     return f"{c.ratio:.2f}× ({c.ci_low:.2f}–{c.ci_high:.2f})"
 
 
-def _notes(g: Group) -> list[str]:
+def _notes(g: Group, sampled_run: str | None) -> list[str]:
     notes = []
     if Warn.FEW_REPEATS in g.rps.warnings:
         notes.append("few repeats")
@@ -77,8 +77,9 @@ def _notes(g: Group) -> list[str]:
         if Warn.NOISY in d.warnings and d.cv is not None:
             notes.append(f"{name} noisy (CV {d.cv:.0%})")
     if g.saturated:
-        notes.append(f"load generator saturated in {g.saturated} of {g.sampled} repeats: req/s "
-                     "is a floor")
+        where = f" of run `{sampled_run}`" if sampled_run else ""
+        notes.append(f"load generator saturated in {g.saturated} of {g.sampled} repeats{where}: "
+                     "req/s is a floor")
     notes += [f"fails `{e}`" for e in g.failing_thresholds]
     if g.restarted:
         notes.append(f"still busy after the load stopped in {g.restarted} of {g.n_ok} repeats "
@@ -88,7 +89,8 @@ def _notes(g: Group) -> list[str]:
     return notes
 
 
-def _table(s: ScenarioFindings) -> Table:
+def _table(s: ScenarioFindings, sampled_run: str | None) -> Table:
+    """sampled_run: the run whose samples the notes speak of, when several runs are pooled."""
     rows = []
     for g in s.groups:
         rps = g.rps
@@ -102,7 +104,7 @@ def _table(s: ScenarioFindings) -> Table:
             _relative(s, g.app, g.connections, Metric.THROUGHPUT),
             units.ms(g.p50.median), units.ms(g.p90.median),
             units.with_ci(g.p99.median, g.p99.ci_low, g.p99.ci_high, "{:.1f}", 1e-3),
-            units.pct(g.error_rate.median, 2), units.num(g.timeouts), "; ".join(_notes(g))))
+            units.pct(g.error_rate.median, 2), units.num(g.timeouts), "; ".join(_notes(g, sampled_run))))
     header = ("app", "conns", "n", "req/s median (95% CI)", "CV", f"vs {s.baseline} (95% CI)",
               "p50 ms", "p90 ms", "p99 ms (95% CI)", "errors", "timeouts", "notes")
     return Table(header, "lrrrrrrrrrrl", tuple(rows))
