@@ -35,9 +35,11 @@ MAX_LEVELS = 100  # connection levels per scenario
 MAX_SCENARIOS = 1000
 # Pathological files get one line, not a hang or a traceback: their size, how deep they nest,
 # and how many values they hold once aliases are expanded ("billion laughs") are capped.
-MAX_FILE_BYTES = 1_000_000
+# PyYAML parses about 50 KB/s of dense flow sequences here, so the caps also bound the time a
+# hostile file costs to about two seconds. Real scenario files are a few KB.
+MAX_FILE_BYTES = 256 * 1024
 MAX_DEPTH = 64
-MAX_NODES = 200_000
+MAX_NODES = 50_000
 # Faults injected during a cell (harness.measure.faults, docs/faults.md).
 FAULT_KINDS = ("restart_postgres", "terminate_connections", "kill_worker", "lock_table")
 FAULT_KEYS = ("kind", "at", "hold")
@@ -182,8 +184,8 @@ def load(path, known_apps):
     except (OSError, UnicodeDecodeError) as e:
         raise UsageError(f"{source}: cannot read: {getattr(e, 'strerror', None) or e}") from None
     if len(raw) > MAX_FILE_BYTES:
-        raise UsageError(f"{source}: larger than {MAX_FILE_BYTES // 1_000_000} MB: not a "
-                         "scenario file")
+        raise UsageError(f"{source}: larger than {MAX_FILE_BYTES // 1024} KB: not a scenario "
+                         "file")
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as e:
@@ -195,7 +197,8 @@ def load(path, known_apps):
         raise UsageError(_one_line(f"{source}: invalid YAML: {e}")) from None
     except (ValueError, TypeError, OverflowError, RecursionError) as e:
         # A scalar YAML resolves but Python cannot build: 2024-02-30, an int of 5,000 digits.
-        raise UsageError(_one_line(f"{source}: invalid YAML value: {_got(str(e))}")) from None
+        raise UsageError(_one_line(f"{source}: invalid YAML value: {_one_line(str(e), 120)}")) \
+            from None
     return parse(data, source, known_apps)
 
 
@@ -366,14 +369,19 @@ class _Loader(yaml.SafeLoader):
     def __init__(self, stream):
         super().__init__(stream)
         self._depth = 0
+        self._nodes = 0
 
     def compose_node(self, parent, index):
         self._depth += 1
+        self._nodes += 1
         try:
             if self._depth > MAX_DEPTH:
                 raise yaml.composer.ComposerError(
                     None, None, f"nested deeper than {MAX_DEPTH} levels",
                     self.peek_event().start_mark)
+            if self._nodes > MAX_NODES:
+                raise yaml.composer.ComposerError(
+                    None, None, f"more than {MAX_NODES:,} values", self.peek_event().start_mark)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
