@@ -69,6 +69,34 @@ class LoadResult:
     generator_saturated: bool | None = None  # a process of the generator at >= 90% of a core
 
 
+TIMELINE_COLUMNS = ["t", "responses", "status_2xx", "status_3xx", "status_4xx", "status_5xx"]
+
+
+@dataclass
+class Timeline:
+    """Responses per interval of the measured window, counted by the load generator as they
+    arrived: throughput over time and its failed answers (harness.measure.timeline). `t` is the
+    start of an interval in seconds from the start of the load; every interval from the first
+    response to the last has a row, empty ones included."""
+
+    interval_s: float
+    columns: list[str] = field(default_factory=lambda: list(TIMELINE_COLUMNS))
+    rows: list[list[float]] = field(default_factory=list)
+
+
+@dataclass
+class FaultEvent:
+    """A fault injected while the cell's load ran (harness.measure.faults, docs/faults.md).
+    Times are seconds from the start of the measured load."""
+
+    kind: str  # restart_postgres, terminate_connections, kill_worker, lock_table
+    at_s: float  # when the scenario asked for it
+    started_s: float | None = None  # when the injection began; None: not injected
+    ended_s: float | None = None  # when it was over: PostgreSQL back, lock released, kill sent
+    detail: str | None = None  # what was done, e.g. "terminated 4 sessions of the app"
+    error: str | None = None  # why it was not injected, or not completely
+
+
 @dataclass
 class SeriesStat:
     peak: float
@@ -136,6 +164,7 @@ class CellCore:
     restarted: str | None = None  # why the app was restarted after this cell
     settle_error: str | None = None
     stuck: bool = False  # no request completed while the app's pool sat at its limit
+    faults: list[FaultEvent] = field(default_factory=list)  # injected during the load
 
     @property
     def ok(self) -> bool:
@@ -167,6 +196,7 @@ class CellCore:
 @dataclass(kw_only=True)
 class Cell(CellCore):
     samples: Samples | None = None
+    timeline: Timeline | None = None  # scenarios with `timeline` or `faults`
 
 
 @dataclass
