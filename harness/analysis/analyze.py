@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from harness.analysis import breaking, environment, evidence, groups, stats, verdicts
+from harness.analysis import breaking, environment, evidence, groups, loops, stats, verdicts
 from harness.analysis.findings import (
     AppSettings,
     Comparison,
@@ -79,6 +79,7 @@ def analyze(runs: Sequence[RunCore], detail: Run | None = None, *,
         history=history(runs, grouped.scenarios, order) if len(runs) > 1 else None,
         cells=tuple(groups.row(r.run_id, c) for r in runs for c in r.cells),
         alpha=alpha, noisy_cv=stats.NOISY_CV, few_repeats=stats.FEW_REPEATS,
+        loops=loops.compare(scenarios),
     )
 
 

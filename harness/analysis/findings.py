@@ -107,6 +107,9 @@ class Group:
     stuck: int  # repeats in which the app served nothing while its pool sat at the limit
     saturated: int  # completed repeats of the run loaded whole where wrk was saturated
     sampled: int  # completed repeats of the run loaded whole: the denominator of `saturated`
+    driver: str = "wrk"  # the load generator of its repeats (harness.analysis.loops)
+    open_loop: bool = False  # requests sent on a schedule of `rate` requests/s
+    rate: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +364,28 @@ class History:
 
 
 @dataclass(frozen=True, slots=True)
+class LoopComparison:
+    """An open-loop group beside the closed-loop group of the same request and app whose
+    throughput is nearest (harness.analysis.loops)."""
+
+    request: str  # "GET /users"
+    app: str
+    open_scenario: str
+    open_connections: int
+    rate: float | None  # the schedule's requests/s
+    open_driver: str
+    open_rps: float  # medians
+    open_p99: float | None  # µs, from the intended send times
+    closed_scenario: str
+    closed_connections: int
+    closed_driver: str
+    closed_rps: float
+    closed_p99: float | None
+    throughput_gap: float  # open / closed - 1
+    same_throughput: bool  # within loops.SAME_THROUGHPUT
+
+
+@dataclass(frozen=True, slots=True)
 class CellRow:
     """One cell, flat: the rows of cells.csv."""
 
@@ -404,6 +429,7 @@ class Findings:
     alpha: float = 0.05
     noisy_cv: float = 0.10
     few_repeats: int = 3
+    loops: tuple[LoopComparison, ...] = ()  # open-loop p99 beside closed-loop p99
 
     @property
     def pooled(self) -> bool:

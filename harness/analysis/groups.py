@@ -102,6 +102,12 @@ def summarize(key: Key, members: Sequence[Measured], sampled: Sequence[CellCore]
                      for m in members if not m.cell.ok)
     cpu = [cpu_ms(c) for c in ok]
     samples = [getattr(c, "samples", None) for c in sampled if c.ok]
+    # Saturation: the driver's own judgement when it made one (Locust), else the sampler's.
+    saturated = [c.load.generator_saturated if c.load is not None
+                 and c.load.generator_saturated is not None
+                 else bool(s is not None and s.wrk_saturated)
+                 for c, s in zip([c for c in sampled if c.ok], samples, strict=True)]
+    loads = [c.load for c in ok if c.load is not None]
     timeouts = [c.timeouts for c in ok if c.load is not None]
 
     def d(values: list[float]) -> Summary:
@@ -123,8 +129,11 @@ def summarize(key: Key, members: Sequence[Measured], sampled: Sequence[CellCore]
                                                if not t.ok)),
         restarted=sum(bool(c.restarted) for c in ok),
         stuck=sum(m.cell.stuck for m in members),
-        saturated=sum(s is not None and s.wrk_saturated for s in samples),
+        saturated=sum(saturated),
         sampled=len(samples),
+        driver=loads[0].driver if loads else "wrk",
+        open_loop=any(load.open_loop for load in loads),
+        rate=next((load.rate for load in loads if load.rate is not None), None),
     )
 
 

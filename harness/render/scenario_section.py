@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from harness.analysis.findings import Findings, Group, Metric, ScenarioFindings, Warn
 from harness.model.results import StopReason
-from harness.render import figures, units
+from harness.render import figures, loop_section, units
 from harness.render.document import Block, Heading, Images, Para, Table
 from harness.render.document import bullets as _bullets
 from harness.render.units import conns
@@ -36,11 +36,13 @@ def describe(s: ScenarioFindings) -> str:
         timing.append(f"adaptive rounds: {s.min_repeats} to {s.max_repeats} per level within "
                       f"{s.budget:g} s of load")
     if s.timeout is not None:
-        timing.append(f"wrk timeout {s.timeout:g} s")
+        wrk_only = {g.driver for g in s.groups} <= {"wrk"}
+        timing.append(f"{'wrk' if wrk_only else 'request'} timeout {s.timeout:g} s")
     text = ": ".join(bits[:2]) if bits else ""
     if timing:
         text += (". " if text else "") + ", ".join(timing)
-    return text + "." if text else ""
+    load = loop_section.describe(s)
+    return (text + "." if text else "") + (f" {load}" if load and text else load)
 
 
 def section(f: Findings, s: ScenarioFindings,
@@ -51,7 +53,7 @@ def section(f: Findings, s: ScenarioFindings,
         blocks.append(Para(about))
     if charts:
         blocks.append(Images(tuple(charts)))
-    blocks.append(_table(s, f.detail_run if f.pooled else None))
+    blocks.append(_table(s, f.detail_run if f.pooled else None, loop_section.marked(f)))
     blocks += _stops(s) + _cpu(s) + _evidence(f, s) + _ceilings(s)
     return blocks
 
@@ -89,9 +91,10 @@ def _notes(g: Group, sampled_run: str | None) -> list[str]:
     return notes
 
 
-def _table(s: ScenarioFindings, sampled_run: str | None) -> Table:
-    """sampled_run: the run whose samples the notes speak of, when several runs are pooled."""
-    rows = []
+def _table(s: ScenarioFindings, sampled_run: str | None, marked: bool = False) -> Table:
+    """sampled_run: the run whose samples the notes speak of, when several runs are pooled;
+    marked: a "load" column says each group's driver and loop (open or closed)."""
+    rows: list[tuple[str, ...]] = []
     for g in s.groups:
         rps = g.rps
         n = f"{g.n_ok}" + (f" of {g.n_ok + g.n_failed}" if g.n_failed else "")
@@ -105,8 +108,12 @@ def _table(s: ScenarioFindings, sampled_run: str | None) -> Table:
             units.ms(g.p50.median), units.ms(g.p90.median),
             units.with_ci(g.p99.median, g.p99.ci_low, g.p99.ci_high, "{:.1f}", 1e-3),
             units.pct(g.error_rate.median, 2), units.num(g.timeouts), "; ".join(_notes(g, sampled_run))))
+        if marked:
+            rows[-1] = (*rows[-1][:2], loop_section.mark(g), *rows[-1][2:])
     header = ("app", "conns", "n", "req/s median (95% CI)", "CV", f"vs {s.baseline} (95% CI)",
               "p50 ms", "p90 ms", "p99 ms (95% CI)", "errors", "timeouts", "notes")
+    if marked:
+        return Table((*header[:2], "load", *header[2:]), "lrlrrrrrrrrrl", tuple(rows))
     return Table(header, "lrrrrrrrrrrl", tuple(rows))
 
 
