@@ -50,13 +50,12 @@ def section(f: Findings) -> list[Block]:
     rows = []
     for c in f.loops:
         same = "same" if c.same_throughput else f"{c.throughput_gap:+.0%}"
-        rows.append((f"`{c.app}`", f"`{c.request}`",
-                     f"{c.closed_scenario} ({DRIVERS.get(c.closed_driver, c.closed_driver)}, "
-                     f"{units.conns(c.closed_connections)})",
-                     units.rps(c.closed_rps), units.ms(c.closed_p99),
-                     f"{c.open_scenario} ({units.num(c.rate)} req/s, "
-                     f"{units.conns(c.open_connections)})",
-                     units.rps(c.open_rps), same, units.ms(c.open_p99)))
+        closed = (f"{c.closed_scenario} ({DRIVERS.get(c.closed_driver, c.closed_driver)}, "
+                  f"{units.conns(c.closed_connections)})")
+        opened = f"{c.open_scenario} ({units.num(c.rate)} req/s, {units.conns(c.open_connections)})"
+        rows.append((f"`{c.app}`", f"`{c.request}`", closed, units.rps(c.closed_rps),
+                     units.ms(c.closed_p99), opened, units.rps(c.open_rps), same,
+                     units.ms(c.open_p99)))
     header = ("app", "request", "closed loop", "req/s", "p99 ms", "open loop", "req/s",
               "throughput vs closed", "p99 ms")
     return [Heading(2, "Open loop beside closed loop"),

@@ -26,7 +26,8 @@ def document(f: Findings) -> list[Block]:
     blocks = title(f) + verdict(f)
     for s in f.scenarios:
         blocks += scenario_section.section(f, s, figures.against_connections(s))
-    return (blocks + loop_section.section(f) + appendix.failures(f) + appendix.history(f) + appendix.methodology(f)
+    return (blocks + loop_section.section(f) + appendix.failures(f) + appendix.history(f)
+            + appendix.methodology(f)
             + appendix.environment(f) + appendix.settings(f))
 
 
