@@ -67,6 +67,8 @@ from scipy import stats as sps
 
 LOOK_STEP = 1.4  # ratio between consecutive looks: ~8 looks from 3 to 30
 POWER = 0.80  # for the minimum detectable effect
+# Throughput is compared as log(1 + req/s): a round that served nothing counts as 1 req/s.
+THROUGHPUT_OFFSET = 1.0
 _Z_POWER = float(sps.norm.ppf(POWER))
 
 
@@ -113,11 +115,17 @@ def spending(min_n: int, max_n: int, alpha: float = 0.05) -> tuple[float, ...]:
 
 def decide(a: Sequence[float], b: Sequence[float], *, min_effect: float = 0.05,
            alpha: float = 0.05, min_n: int = 3, max_n: int = 30,
-           higher_is_better: bool = True) -> Decision:
-    """Compare A (values in collection order) with B at the last look reached; see the module."""
-    if not 0 < alpha < 1 or min_effect < 0:
-        raise ValueError(f"need 0 < alpha < 1 and min_effect >= 0, got {alpha}, {min_effect}")
-    xa, xb = _checked(a), _checked(b)
+           higher_is_better: bool = True, offset: float = 0.0) -> Decision:
+    """Compare A (values in collection order) with B at the last look reached; see the module.
+
+    `offset` is added to every value before the logarithms: with 1 (req/s) for throughput, a
+    round in which a stack served nothing (it deadlocked) enters the comparison as 1 req/s, so
+    that a stack collapsing in some rounds is still compared rather than left undecided."""
+    if not 0 < alpha < 1 or min_effect < 0 or offset < 0:
+        raise ValueError(f"need 0 < alpha < 1, min_effect >= 0 and offset >= 0, got {alpha}, "
+                         f"{min_effect}, {offset}")
+    xa = [x + offset for x in _checked(a)]
+    xb = [x + offset for x in _checked(b)]
     n_a, n_b = len(xa), len(xb)
     schedule = looks(min_n, max_n)
     if min(n_a, n_b) < min_n:

@@ -33,7 +33,8 @@ def undecided(scenario: Scenario, cells: Sequence[CellCore]) -> list[tuple[str, 
             continue
         decision = sequential.decide(throughput(cells, a), throughput(cells, b),
                                      min_effect=scenario.min_effect,
-                                     min_n=scenario.min_repeats, max_n=scenario.max_repeats)
+                                     min_n=scenario.min_repeats, max_n=scenario.max_repeats,
+                                     offset=sequential.THROUGHPUT_OFFSET)
         if decision.verdict is sequential.Verdict.UNDECIDED:
             left.append((a, b))
     return left

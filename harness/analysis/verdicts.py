@@ -57,7 +57,8 @@ def compare(scenario: str, connections: int, candidate: str, reference: str,
 
         min_n = max(2, min_n)
         d = sequential.decide(a, b, min_effect=min_effect, alpha=alpha, min_n=min_n,
-                              max_n=max(min_n, max_n), higher_is_better=higher)
+                              max_n=max(min_n, max_n), higher_is_better=higher,
+                              offset=sequential.THROUGHPUT_OFFSET if higher else 0.0)
         return made(Verdict(d.verdict.value), ratio=d.ratio, ci_low=d.ci_low, ci_high=d.ci_high,
                     n_candidate=d.n_a, n_reference=d.n_b, mde=d.mde, look=d.look,
                     alpha_spent=d.alpha_spent, with_db=with_db)
