@@ -42,6 +42,8 @@ from harness.model.results import (
     Verification,
 )
 
+SETTLE_S = 5.0
+
 # (scenario, cells measured so far at one level) -> the comparisons still undecided, as
 # (candidate, reference) pairs; [] when every comparison at the level is decided.
 StopRule = Callable[[Scenario, list[Cell]], list[tuple[str, str]]]
@@ -192,7 +194,9 @@ class AppSet:
             return  # no load reached the app
         if running is None or running.process is None:
             return
-        timeout = float(running.settings.get("POOL_TIMEOUT", 30)) + 10
+        # A healthy app drains in well under a second; one still busy after SETTLE_S is restarted
+        # (2-3 s) rather than waited for (up to its pool timeout, 30 s and more).
+        timeout = SETTLE_S
         with self.ctx.clock.timing("settle"):
             try:
                 outcome = self.ctx.backends.settle(running, self.ctx.url, timeout,
