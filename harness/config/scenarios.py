@@ -518,6 +518,10 @@ class _Parser:
         self.resolve_driver(values, item, where)
         faults = self.faults(item.get("faults", []), f"{where}.faults")
         self.check_faults(faults, values, where)
+        for key, given in (("faults", faults), ("timeline", values["timeline"])):
+            if given and values["driver"] != "wrk":
+                self.fail(f"{where}.{key}", f"needs driver: wrk, whose script counts the "
+                          f"answers over time (driver is {values['driver']})")
         if faults and values["timeline"] is None:
             values["timeline"] = DEFAULT_FAULT_TIMELINE  # recovery is read from it
         if values["timeline"] is not None \
