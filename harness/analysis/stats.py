@@ -64,7 +64,8 @@ def describe(values: Sequence[float], alpha: float = ALPHA) -> Summary:
     pair of order statistics covers the median with 95% confidence (with n = 5 even min..max
     covers it only 1 - 2/2^5 = 94% of the time), so for 2..5 repeats the CI is Student's t on the
     logarithms (around the geometric mean) when every value is positive, which assumes roughly
-    log-normal repeats, and on the values otherwise. n = 1 has no CI at all.
+    log-normal repeats, and on the values otherwise (cut at 0 for values that cannot be
+    negative). n = 1 has no CI at all.
     """
     xs = sorted(float(v) for v in values)
     n = len(xs)
@@ -86,7 +87,10 @@ def describe(values: Sequence[float], alpha: float = ALPHA) -> Summary:
             ci_low, ci_high, method = math.exp(centre - half), math.exp(centre + half), "t-log"
         else:
             half = dist.t_ppf(1 - alpha / 2, n - 1) * sd / math.sqrt(n)
-            ci_low, ci_high, method = mean - half, mean + half, "t"
+            # A zero among non-negative values (a repeat that served nothing): the interval
+            # stops at zero, where the metric does ("0 (-146–280) req/s" says nothing).
+            floor = 0.0 if xs[0] >= 0 else -math.inf
+            ci_low, ci_high, method = max(floor, mean - half), mean + half, "t"
     warnings = []
     if cv is not None and cv >= NOISY_CV:
         warnings.append(Warn.NOISY)

@@ -58,16 +58,29 @@ def _not_compared(s: ScenarioFindings, c: Comparison, what: str) -> str:
     return f"{head}: a repeat served no requests."
 
 
+def _x(ratio: float | None) -> str:
+    """A ratio bound: two decimals, whole numbers once it is huge (a side that served nothing)."""
+    if ratio is None:
+        return units.NONE
+    return f"{ratio:.2f}" if ratio < 100 else f"{ratio:,.0f}"
+
+
 def _interval(c: Comparison) -> str:
-    ci = f"95% CI {c.ci_low:.2f}–{c.ci_high:.2f}"
+    ci = f"95% CI {_x(c.ci_low)}–{_x(c.ci_high)}"
     if c.method is Method.SEQUENTIAL:
-        return f"{ci}, anytime-valid, {c.look} rounds"
+        return f"{ci}, anytime-valid at {c.look} rounds"
     return ci
+
+
+def _rounds(n: int) -> str:
+    return f"{n} round" + ("" if n == 1 else "s")
 
 
 def mde_text(c: Comparison) -> str | None:
     if c.mde is None:
         return None
+    if c.mde >= 10:
+        return "could not tell apart even tenfold differences"
     return f"could not tell apart differences under {c.mde:.0%}"
 
 
@@ -90,6 +103,13 @@ def comparison_line(s: ScenarioFindings, c: Comparison) -> str:
                    f"{c.verdict.value}."
         return (f"`{c.candidate}` serves {c.ratio:.2f}× {c.reference} {where} "
                 f"({'; '.join([_interval(c), *notes])}): {c.verdict.value}.")
+    if c.verdict is Verdict.UNDECIDED and c.look is None:
+        # Fewer rounds with a value than the first look needs, or zeros mixed with values.
+        n = min(c.n_candidate, c.n_reference)
+        why = (f"{_rounds(n)} with a value, fewer than the {s.min_repeats or 3} its first "
+               "look needs" if n < (s.min_repeats or 3) else
+               "some repeats served no requests, which no ratio describes")
+        return f"`{c.candidate}` {where}: {subject}undecided: {why}."
     detail = [units.ratio(c.ratio)]
     if c.ci_low is not None:
         detail.append(_interval(c) + (f", p = {c.p_value:.2g}" if c.p_value is not None else ""))
@@ -99,7 +119,7 @@ def comparison_line(s: ScenarioFindings, c: Comparison) -> str:
         detail.append(mde_text(c) or "")
     verdict = {
         Verdict.INCONCLUSIVE: "inconclusive: the repeats cannot tell",
-        Verdict.UNDECIDED: f"undecided after {max(c.n_candidate, c.n_reference)} rounds",
+        Verdict.UNDECIDED: f"undecided after {_rounds(min(c.n_candidate, c.n_reference))}",
         Verdict.EQUIVALENT: f"equivalent to {c.reference} within ±{s.min_effect:.0%}",
     }.get(c.verdict, c.verdict.value)
     return f"`{c.candidate}` {where}: {subject}{verdict} ({'; '.join(detail + notes)})."

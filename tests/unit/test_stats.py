@@ -47,12 +47,14 @@ def test_describe_small_n_uses_student_t_on_the_logs_of_positive_values():
     assert stats.describe([300.0, 330.0]).ci_low > 0  # never a negative req/s
 
 
-def test_describe_small_n_with_zeros_uses_student_t_around_the_mean():
+def test_describe_small_n_with_zeros_uses_student_t_around_the_mean_cut_at_zero():
     d = stats.describe([0.0, 1.0, 2.0])
     half = 4.302652729911275 / math.sqrt(3)  # t(0.975, df=2) * sd(=1) / sqrt(n)
-    assert d.ci_low == pytest.approx(1 - half)
+    assert d.ci_low == 0.0  # not 1 - half = -1.48: no negative req/s
     assert d.ci_high == pytest.approx(1 + half)
     assert d.ci_method == "t"
+    signed = stats.describe([-1.0, 1.0, 2.0])
+    assert signed.ci_low < -1  # values that can be negative keep the whole interval
 
 
 def test_describe_n_6_and_more_uses_order_statistics_of_the_median():
