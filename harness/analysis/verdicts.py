@@ -5,6 +5,10 @@ a scenario without a budget: LevelStop.reason "fixed") is judged by Welch's t on
 the harness always did. Adaptive rounds stopped once the data looked decided are judged by
 harness.analysis.sequential, whose verdicts stay valid under that optional stopping; a fixed-
 sample test re-asked after every round would decide wrongly far more often than alpha.
+
+Several runs pooled are not one sequential experiment: the sequential decision reads its
+looks from the first values (at most max_n, all from the oldest run), so pooled levels are
+judged by Welch on every repeat, and the finding says so. For a decision, one run is the unit.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ def compare(scenario: str, connections: int, candidate: str, reference: str,
             *, min_effect: float, alpha: float = stats.ALPHA, min_n: int = 3,
             max_n: int = 30) -> Comparison:
     """candidate against reference at one level; not compared when a side has nothing."""
+    if method is Method.SEQUENTIAL and len({m.run_id for m in (*cand, *ref)}) > 1:
+        method = Method.WELCH  # pooled runs: see the module's docstring
+
     def made(verdict: Verdict | None, **fields: Any) -> Comparison:
         return Comparison(scenario, connections, candidate, reference, metric, method, verdict,
                           **fields)

@@ -97,6 +97,18 @@ def test_fixed_levels_use_welch_and_adaptive_levels_the_sequential_decision():
     assert fixed.p_value is not None and fixed.look is None
 
 
+def test_pooled_adaptive_runs_are_judged_on_every_repeat():
+    rng = random.Random(7)
+    runs = [b.run(b.rounds({"a": b.noisy(rng, 12, 1000, 0.05), "b": b.noisy(rng, 12, 900, 0.05)}),
+                  f"r{i}", scenarios=[b.scenario()], levels=[b.level("s", 1, 12)])
+            for i in range(4)]
+    one = analyze(runs[-1:]).scenarios[0].comparison("b", "a", 1)
+    pooled = analyze(runs).scenarios[0].comparison("b", "a", 1)
+    assert one.method is Method.SEQUENTIAL
+    assert pooled.method is Method.WELCH and pooled.n_candidate == 48
+    assert pooled.verdict is Verdict.SLOWER
+
+
 def test_scenario_rounds_bounds_reach_the_sequential_decision():
     rng = random.Random(3)
     a, c = b.noisy(rng, 4, 1000, 0.01), b.noisy(rng, 4, 1000, 0.01)
