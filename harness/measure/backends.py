@@ -13,8 +13,21 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from harness.config.scenarios import Request, Scenario
-from harness.measure import ceilings, dataset, postgres, sampler, services, verify, wrk
+from harness.measure import (
+    ceilings,
+    dataset,
+    locust_driver,
+    postgres,
+    sampler,
+    services,
+    verify,
+    wrk,
+)
 from harness.model.results import Ceilings, CpuTime, LoadResult, Samples
+
+# The load generators' process names (the sampler counts their CPU): wrk, and Locust's master
+# and workers (started as the `locust` script).
+LOAD_NAMES = ("wrk", "locust")
 
 
 @dataclass
@@ -43,7 +56,8 @@ class Backends(Protocol):
     def check_request(self, base_url: str, request: Request) -> str | None: ...
     def stop(self, *running: services.Running) -> None: ...
     def load(self, url: str, request: Request, connections: int, threads: int, seconds: float,
-             timeout: float, workdir: str, cpus: list[int]) -> LoadResult: ...
+             timeout: float, workdir: str, cpus: list[int],
+             scenario: Scenario | None = None) -> LoadResult: ...
     def probe(self, running: services.Running, url: str,
               pool_limit: int | None) -> AbstractContextManager[Probe]: ...
     def settle(self, running: services.Running, url: str, timeout: float,
@@ -79,16 +93,24 @@ class Real:
     def stop(self, *running):
         services.stop(*running)
 
-    def load(self, url, request, connections, threads, seconds, timeout, workdir, cpus):
+    def load(self, url, request, connections, threads, seconds, timeout, workdir, cpus,
+             scenario=None):
+        """wrk, unless the scenario names another driver (`driver: locust`)."""
         from harness.measure import cpuset
 
+        if scenario is not None and scenario.driver == "locust":
+            return locust_driver.run(url, request, connections, seconds, timeout, workdir,
+                                     workers=scenario.locust_workers,
+                                     remote_workers=scenario.locust_remote_workers,
+                                     rate=scenario.rate_at(connections), cpus=cpus or None)
         return wrk.run(url, request, connections, threads, seconds, timeout, workdir,
                        prefix=cpuset.prefix(cpus))
 
     @contextmanager
     def probe(self, running, url, pool_limit) -> Iterator[Probe]:
         pid = running.process.pid if running.process is not None else None
-        with sampler.Sampler(pid, url, postgres.port_of(url), pool_limit=pool_limit) as s:
+        with sampler.Sampler(pid, url, postgres.port_of(url), pool_limit=pool_limit,
+                             load_names=LOAD_NAMES) as s:
             yield _SamplerProbe(s)
 
     def settle(self, running, url, timeout, pool_limit):

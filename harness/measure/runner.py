@@ -190,8 +190,8 @@ class AppSet:
         """After a cell, wait for the app to finish the requests still queued in it; restart it
         when it is stuck or its sessions stay busy, so that it cannot block the next cell."""
         running = self.running.get(name)
-        if cell.load is None and "wrk failed" not in (cell.reason or ""):
-            return  # no load reached the app
+        if cell.load is None and not re.match(r"\w+ failed: ", cell.reason or ""):
+            return  # no load reached the app (the load generator's failure may have loaded it)
         if running is None or running.process is None:
             return
         # A healthy app drains in well under a second; one still busy after SETTLE_S is restarted
@@ -429,7 +429,7 @@ def measure(ctx: Context, planned: plan.Cell, apps: AppSet) -> Cell:
     def load(seconds):
         return ctx.backends.load(target, scenario.request, planned.connections,
                                  scenario.threads, seconds, scenario.timeout, scripts,
-                                 ctx.cpus.load)
+                                 ctx.cpus.load, scenario=scenario)
 
     try:
         if scenario.warmup > 0:
@@ -441,7 +441,7 @@ def measure(ctx: Context, planned: plan.Cell, apps: AppSet) -> Cell:
             result = load(scenario.duration)
         cell.samples, cell.cpu, cell.stuck = probe.samples(), probe.cpu_time(), probe.stuck()
     except wrk.WrkError as exc:
-        cell.reason = f"wrk failed: {exc}"
+        cell.reason = f"{scenario.driver} failed: {exc}"
         cell.log = _log(running, offset, ctx.work, planned)
         return _judged(cell, scenario)
     cell.status, cell.load = CellStatus.OK, result

@@ -89,7 +89,8 @@ class Fake:
     def stop(self, *running):
         self.stopped += [r.service.name for r in running]
 
-    def load(self, url, request, connections, threads, seconds, timeout, workdir, cpus):
+    def load(self, url, request, connections, threads, seconds, timeout, workdir, cpus,
+             scenario=None):
         app = APPS[int(url.split(":")[2].split("/")[0]) - 9000]
         self.loads.append(app)
         if self.interrupt_after is not None and len(self.loads) > self.interrupt_after:

@@ -1,0 +1,178 @@
+"""Real Locust (a master and worker processes) against a tiny loopback server that records what
+it received: the master/worker path on one machine, the open-loop schedule, the documented
+command for workers on other machines, and clean-up on interruption. About 40 s in all."""
+
+import http.server
+import json
+import re
+import shutil
+import threading
+import time
+
+import psutil
+import pytest
+
+from harness.config.scenarios import Request
+from harness.errors import Interrupted
+from harness.measure import locust_driver, postgres, procs
+
+try:
+    locust_driver.executable()
+    HAVE_LOCUST = True
+except Exception:  # noqa: BLE001 - MissingTool
+    HAVE_LOCUST = False
+pytestmark = pytest.mark.skipif(not HAVE_LOCUST, reason="locust is not installed")
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as Locust's FastHttpUser expects
+    disable_nagle_algorithm = True
+
+    def do_GET(self):
+        self.record(b"")
+
+    def do_POST(self):
+        self.record(self.rfile.read(int(self.headers["Content-Length"])))
+
+    def record(self, body):
+        with self.server.lock:
+            self.server.seen.append((time.monotonic(), self.command, self.path,
+                                     dict(self.headers), body))
+            stall = self.server.stall_until - time.monotonic()
+        if stall > 0:
+            time.sleep(stall)
+        answer = b'{"ok":true}'
+        self.send_response(500 if self.path == "/fail" else 201 if body else 200)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    srv.daemon_threads = True
+    srv.handle_error = lambda *a: None  # answers to a user that was stopped
+    srv.seen, srv.lock, srv.stall_until = [], threading.Lock(), 0.0
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    srv.url = f"http://127.0.0.1:{srv.server_address[1]}"
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def locust_processes():
+    return [p for p in psutil.Process().children(recursive=True)
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+            and p.name() == "locust"]
+
+
+def test_master_and_two_workers_count_what_the_server_saw(server, tmp_path):
+    body = '{"name":"user {{unique}}","email":"{{unique}}@example.com"}'
+    request = Request("POST", "/users", {"Content-Type": "application/json",
+                                         "X-Note": 'say "hi"'}, body)
+    load = locust_driver.run(server.url + "/users", request, connections=4, seconds=3,
+                             timeout=2, workdir=tmp_path, workers=2)
+    assert load.driver == "locust" and not load.open_loop and load.rate is None
+    assert (load.threads, load.connections, load.duration_s) == (2, 4, 3)
+    assert load.requests > 50 and sum(load.errors.values()) == 0
+    # Locust resets its statistics once every user runs: the ramp-up is not counted.
+    assert load.requests <= len(server.seen)
+    assert 1.5e6 < load.duration_us <= 3.5e6
+    assert 0 < load.latency_us["p50"] <= load.latency_us["p99"] <= load.latency_us["max"]
+    assert set(load.generator_cpu) == {"master", "worker-0", "worker-1"}
+    assert all(0 <= v <= 1.5 for v in load.generator_cpu.values())
+    bodies = [json.loads(b) for *_, b in server.seen]
+    emails = [b["email"] for b in bodies]
+    assert len(set(emails)) == len(emails)  # {{unique}} never repeats, across workers too
+    assert all(re.fullmatch(r"[0-9a-f]+-[0-9a-f]+-\d+-\d+@example\.com", e) for e in emails)
+    assert all(b["name"] == "user " + b["email"].split("@")[0] for b in bodies)
+    assert {(m, p) for _, m, p, _, _ in server.seen} == {("POST", "/users")}
+    assert server.seen[0][3]["X-Note"] == 'say "hi"'
+    assert list(tmp_path.iterdir()) == []  # locustfile, logs and result removed after success
+    assert locust_processes() == []
+
+
+def test_open_loop_rate_is_kept_and_latency_counts_from_the_schedule(server, tmp_path):
+    request = Request("GET", "/users", {}, None)
+    server.stall_until = time.monotonic() + 3.5  # the first answers wait until then
+    load = locust_driver.run(server.url + "/users", request, connections=20, seconds=5,
+                             timeout=5, workdir=tmp_path, workers=1, rate=200)
+    assert load.open_loop and load.rate == 200
+    achieved = load.requests / (load.duration_us / 1e6)
+    assert 170 <= achieved <= 230, achieved
+    assert sum(load.errors.values()) == 0
+    # While the server stalled, requests kept their schedule: their latency counts from the
+    # intended send time, so the stall shows in the tail (a closed loop would hide it).
+    assert load.latency_us["max"] >= 500_000
+
+
+def test_status_errors_are_counted_by_kind(server, tmp_path):
+    load = locust_driver.run(server.url + "/fail", Request("GET", "/fail", {}, None),
+                             connections=2, seconds=2, timeout=2, workdir=tmp_path, workers=1)
+    assert load.requests > 0 and load.errors["status"] == load.requests
+    assert load.errors["connect"] == load.errors["timeout"] == 0
+    assert any("status: 500" in m for m in load.failures)
+    assert load.latency_us["p50"] is not None  # an answer came: it has a latency, as in wrk
+
+
+def test_workers_started_elsewhere_join_with_the_documented_command(server, tmp_path,
+                                                                      monkeypatch):
+    """docs/scale.md: `locust -f - --worker --master-host HOST --master-port 5557` on each load
+    machine. Here the two "remote" workers run on this machine, against a port of its own."""
+    port = postgres.free_port()
+    monkeypatch.setenv("LOCUST_MASTER_BIND_HOST", "127.0.0.1")
+    monkeypatch.setenv("LOCUST_MASTER_BIND_PORT", str(port))
+    remote = [procs.start(locust_driver.worker_command("-", "127.0.0.1", port),
+                          log_path=str(tmp_path / f"remote-{i}.log")) for i in range(2)]
+    try:
+        load = locust_driver.run(server.url + "/users", Request("GET", "/users", {}, None),
+                                 connections=2, seconds=2, timeout=2, workdir=tmp_path / "run",
+                                 workers=0, remote_workers=2)
+    finally:
+        procs.stop(*remote, timeout=5)
+    assert load.threads == 2 and load.requests > 0
+    assert set(load.generator_cpu) == {"master", "worker-0", "worker-1"}
+
+
+def test_interrupt_stops_master_and_workers(server, tmp_path, monkeypatch):
+    real_sleep = time.sleep
+    calls = []
+
+    def sleep(seconds):  # the driver's wait loop: SIGTERM arrives two seconds in (once:
+        calls.append(seconds)  # procs.install_signal_handlers ignores the later ones)
+        if len(calls) == 20:
+            raise Interrupted("SIGTERM")
+        real_sleep(seconds)
+
+    monkeypatch.setattr(locust_driver.time, "sleep", sleep)
+    t0 = time.monotonic()
+    with pytest.raises(Interrupted):
+        locust_driver.run(server.url + "/users", Request("GET", "/users", {}, None),
+                          connections=2, seconds=60, timeout=2, workdir=tmp_path, workers=2)
+    assert time.monotonic() - t0 < 15  # not the 60 s of load
+    assert locust_processes() == []
+
+
+def test_missing_locust_is_a_missing_tool(monkeypatch, tmp_path):
+    from harness.errors import MissingTool
+
+    monkeypatch.setattr(locust_driver.Path, "exists", lambda self: False)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(MissingTool, match="pip install"):
+        locust_driver.run("http://127.0.0.1:1/", Request("GET", "/", {}, None), 1, 1, 1,
+                          tmp_path)
+
+
+def test_locust_failure_is_a_locust_error(tmp_path, monkeypatch):
+    """A locustfile Locust cannot load: the master exits non-zero, its words in the error."""
+    monkeypatch.setattr(locust_driver, "render_locustfile",
+                        lambda *a, **kw: "import nonexistent_x\n")
+    with pytest.raises(locust_driver.LocustError, match="exit code|nonexistent_x"):
+        locust_driver.run("http://127.0.0.1:1/", Request("GET", "/", {}, None), 1, 1, 1,
+                          tmp_path)
+    assert locust_processes() == []
