@@ -7,12 +7,12 @@ tests. `Real` is the one a user runs: PostgreSQL, the app servers under apps/, w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from harness.config.scenarios import Request, Scenario
+from harness.config.scenarios import Fault, Request, Scenario
 from harness.measure import (
     ceilings,
     dataset,
@@ -23,7 +23,7 @@ from harness.measure import (
     verify,
     wrk,
 )
-from harness.model.results import Ceilings, CpuTime, LoadResult, Samples
+from harness.model.results import Ceilings, CpuTime, FaultEvent, LoadResult, Samples, Timeline
 
 # The load generators' process names (the sampler counts their CPU): wrk, and Locust's master
 # and workers (started as the `locust` script).
@@ -44,6 +44,14 @@ class Probe(Protocol):
     def stuck(self) -> bool: ...
 
 
+class Injected(Protocol):
+    """Faults injected while the load runs (harness.measure.faults.Injector)."""
+
+    def __enter__(self) -> Any: ...
+    def __exit__(self, *exc: object) -> Any: ...
+    def events(self) -> list[FaultEvent]: ...
+
+
 class Backends(Protocol):
     def database(self, url: str | None, log_dir: str,
                  cpus: list[int]) -> AbstractContextManager[str]: ...
@@ -58,6 +66,11 @@ class Backends(Protocol):
     def load(self, url: str, request: Request, connections: int, threads: int, seconds: float,
              timeout: float, workdir: str, cpus: list[int],
              scenario: Scenario | None = None) -> LoadResult: ...
+    def load_over_time(self, url: str, request: Request, connections: int, threads: int,
+                       seconds: float, timeout: float, workdir: str, cpus: list[int],
+                       interval: float, origin: float) -> tuple[LoadResult, Timeline]: ...
+    def inject(self, running: services.Running, url: str, faults: Sequence[Fault],
+               origin: float, cpus: list[int]) -> Injected: ...
     def probe(self, running: services.Running, url: str,
               pool_limit: int | None) -> AbstractContextManager[Probe]: ...
     def settle(self, running: services.Running, url: str, timeout: float,
@@ -105,6 +118,20 @@ class Real:
                                      rate=scenario.rate_at(connections), cpus=cpus or None)
         return wrk.run(url, request, connections, threads, seconds, timeout, workdir,
                        prefix=cpuset.prefix(cpus))
+
+    def load_over_time(self, url, request, connections, threads, seconds, timeout, workdir,
+                       cpus, interval, origin):
+        """wrk with answers counted per interval (harness.measure.timeline), from `origin`."""
+        from harness.measure import cpuset, timeline
+
+        return timeline.run(url, request, connections, threads, seconds, timeout, workdir,
+                            interval, origin=origin, prefix=cpuset.prefix(cpus))
+
+    def inject(self, running, url, faults, origin, cpus):
+        from harness.measure.faults import Injector
+
+        pid = running.process.pid if running.process is not None else None
+        return Injector(faults, url, pid, origin, cpus)
 
     @contextmanager
     def probe(self, running, url, pool_limit) -> Iterator[Probe]:

@@ -156,9 +156,53 @@ def embedded(log_dir=None, cpus=None):
         if proc is not None:
             # SIGINT = postgres "fast" shutdown: aborts sessions, exits cleanly.
             procs.stop(proc, timeout=15, sig=signal.SIGINT)
+            # A cluster restarted mid-run (harness.measure.faults) runs under a postmaster that
+            # pg_ctl detached from our process group: stop whatever serves the data directory.
+            stop_cluster(datadir)
         shutil.rmtree(root, ignore_errors=True)
         if procs.REGISTRY is not None:
             procs.REGISTRY.drop_dir(root)
+
+
+def postmaster_pid(datadir):
+    """The pid of the postmaster serving `datadir` (first line of postmaster.pid), if it is a
+    running postgres process of that directory; None otherwise (a stale file, a recycled pid)."""
+    try:
+        with open(os.path.join(datadir, "postmaster.pid")) as f:
+            pid = int(f.readline().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    if not argv or not os.path.basename(argv[0]).startswith(b"postgres") \
+            or os.fsencode(str(datadir)) not in argv:
+        return None
+    return pid
+
+
+def stop_cluster(datadir, timeout=15.0):
+    """Stop the postmaster of `datadir` (fast shutdown, SIGKILL to its group after `timeout`)
+    and forget it in the leftovers registry. Nothing to do when none runs."""
+    pid = postmaster_pid(datadir)
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and postmaster_pid(datadir) == pid:
+        time.sleep(0.05)
+    if postmaster_pid(datadir) == pid:
+        try:
+            if os.getpgid(pid) == pid:  # its own group (pg_ctl's setsid): backends included
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if procs.REGISTRY is not None:
+        procs.REGISTRY.drop_group(pid)
 
 
 def _wait_ready(bindir, port, proc, log_path, timeout=30.0):

@@ -22,7 +22,7 @@ from typing import Protocol, Self
 from harness.config import thresholds
 from harness.config.scenarios import Scenario, ScenarioFile
 from harness.errors import Interrupted
-from harness.measure import applog, cpuset, plan, postgres, services, wrk
+from harness.measure import applog, cpuset, faults, plan, postgres, services, wrk
 from harness.measure.backends import Backends, Real
 from harness.model import store
 from harness.model.results import (
@@ -178,6 +178,18 @@ class AppSet:
             self.problems[name] = "failed contract verification: " + "; ".join(failures[:3])
             info.verification = Verification(ok=False, failures=failures)
 
+    def restart_all(self) -> None:
+        """Stop and start again every app the harness started (after a database restart)."""
+        started = [n for n, r in self.running.items() if r.process is not None]
+        if not started:
+            return
+        with self.ctx.clock.timing("restart"):
+            self.ctx.backends.stop(*(self.running.pop(n) for n in started))
+            for name in started:
+                self._launch(name)
+            for name in started:
+                self._verify(name, self.running[name])
+
     def pool_limit(self, name: str) -> int | None:
         """Database connections the app may open: workers × (pool + overflow)."""
         s = self.running[name].settings if name in self.running else {}
@@ -220,6 +232,13 @@ class AppSet:
                 self._verify(name, self.running[name])
 
 
+def _after_faults(apps: AppSet, cell: Cell) -> None:
+    """A restarted PostgreSQL leaves every app's idle pooled connections stale: each would
+    answer its next request with HTTP 500, the next cell's check included. Start them afresh."""
+    if any(e.kind == "restart_postgres" and e.started_s is not None for e in cell.faults):
+        apps.restart_all()
+
+
 def execute(sf: ScenarioFile, command: list[str], out_dir: str | Path,
             database_url: str | None = None, targets: dict[str, str] | None = None,
             observer: Observer | None = None, with_ceilings: bool = True,
@@ -234,6 +253,8 @@ def execute(sf: ScenarioFile, command: list[str], out_dir: str | Path,
     from harness.measure import environment as env_mod
 
     saved = {} if saved is None else saved
+    faults.check(sf.scenarios, embedded=not (database_url or os.environ.get("DATABASE_URL")),
+                 targets={**sf.targets, **(targets or {})})
     backends = backends or Real()
     observer = observer or Silent()
     out_dir = Path(out_dir)
@@ -339,6 +360,7 @@ class Level:
                     ctx.save()  # kept, whatever happens next
                     ctx.observer.cell_finished(label, describe(cell))
                     apps.settle(name, cell)
+                    _after_faults(apps, cell)
                     if cell.restarted or cell.settle_error:
                         ctx.save()
                 self.round_no += 1
@@ -438,7 +460,11 @@ def measure(ctx: Context, planned: plan.Cell, apps: AppSet) -> Cell:
         offset = running.log_offset()
         with ctx.backends.probe(running, ctx.url, pool_limit) as probe, \
                 ctx.clock.timing("load"):
-            result = load(scenario.duration)
+            if scenario.timeline is None:
+                result = load(scenario.duration)
+            else:
+                result = _over_time(ctx, scenario, planned.connections, running, cell,
+                                    scenario.timeline)
         cell.samples, cell.cpu, cell.stuck = probe.samples(), probe.cpu_time(), probe.stuck()
     except wrk.WrkError as exc:
         cell.reason = f"{scenario.driver} failed: {exc}"
@@ -448,6 +474,23 @@ def measure(ctx: Context, planned: plan.Cell, apps: AppSet) -> Cell:
     cell.rps, cell.error_rate = rates(result)
     cell.log = _log(running, offset, ctx.work, planned)
     return _judged(cell, scenario)
+
+
+def _over_time(ctx: Context, scenario: Scenario, connections: int,
+               running: services.Running, cell: Cell, interval: float) -> LoadResult:
+    """The measured load with its timeline, and the scenario's faults injected on schedule:
+    both timed from `origin`, the moment the load starts (docs/faults.md)."""
+    origin = time.monotonic()
+    injector = ctx.backends.inject(running, ctx.url, scenario.faults, origin, ctx.cpus.db)
+    try:
+        with injector:
+            result, cell.timeline = ctx.backends.load_over_time(
+                running.base_url + scenario.request.path, scenario.request, connections,
+                scenario.threads, scenario.duration, scenario.timeout, str(ctx.work / "wrk"),
+                ctx.cpus.load, interval, origin)
+    finally:
+        cell.faults = injector.events()
+    return result
 
 
 def rates(load: LoadResult) -> tuple[float, float]:

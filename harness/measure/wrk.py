@@ -124,10 +124,12 @@ def parse_summary(text):
 
 
 def run(url, request, connections, max_threads, duration, timeout, workdir,
-        prefix=()) -> LoadResult:
+        prefix=(), script_suffix="") -> LoadResult:
     """Run wrk once: what it counted, with the threads, connections and whole seconds used.
 
     `url` may be the service's base URL or the full URL: the script always sends request.path.
+    `script_suffix` is Lua appended to the script (harness.measure.timeline counts answers over
+    time with it).
 
     Raises UsageError for a non-loopback URL, MissingTool without wrk, WrkError if wrk fails,
     hangs past duration + timeout + GRACE_S, or writes no summary.
@@ -145,7 +147,7 @@ def run(url, request, connections, max_threads, duration, timeout, workdir,
     workdir.mkdir(parents=True, exist_ok=True)
     out_path = workdir / f"wrk-{nonce}.json"
     script = workdir / f"wrk-{nonce}.lua"
-    script.write_text(render_script(request, out_path.resolve(), nonce))
+    script.write_text(render_script(request, out_path.resolve(), nonce) + script_suffix)
     argv = command(url, connections, threads, duration_s, timeout_s, script, prefix)
     # Own process group, so stopping it can never reach the harness or the app servers.
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
