@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     procs.install_signal_handlers()
     watchdog = None
     if args.command != "report":  # the commands that start processes
-        procs.REGISTRY = leftovers.Registry()
-        watchdog = leftovers.start_watchdog(procs.REGISTRY)
+        registry = procs.REGISTRY = leftovers.Registry()
+        watchdog = leftovers.start_watchdog(registry)
     try:
         return args.func(args)
     except errors.UsageError as exc:

@@ -111,7 +111,7 @@ def _group_exists(pgid: int) -> bool:
 
 def sweep(directory: Path = DIR) -> list[str]:
     """Clean up after every registered harness process that is gone; one line per such run."""
-    said = []
+    said: list[str] = []
     if not directory.is_dir():
         return said
     for path in sorted(directory.glob("*.json")):

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 from harness.errors import Interrupted
 from harness.measure import cpuset
@@ -16,7 +17,7 @@ from harness.measure import cpuset
 _started: dict[int, subprocess.Popen] = {}
 # Set by the CLI (harness.measure.leftovers.Registry): every process group started here is
 # recorded, so that a watchdog or the next run can stop it if this process is SIGKILLed.
-REGISTRY = None
+REGISTRY: Any = None
 
 
 def start(cmd, *, cwd=None, env=None, log_path=None, user=None, cpus=None):
