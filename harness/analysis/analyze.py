@@ -13,7 +13,17 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from harness.analysis import breaking, environment, evidence, groups, loops, stats, verdicts
+from harness.analysis import (
+    breaking,
+    environment,
+    evidence,
+    faults,
+    groups,
+    loops,
+    soak,
+    stats,
+    verdicts,
+)
 from harness.analysis.findings import (
     AppSettings,
     Comparison,
@@ -80,6 +90,7 @@ def analyze(runs: Sequence[RunCore], detail: Run | None = None, *,
         cells=tuple(groups.row(r.run_id, c) for r in runs for c in r.cells),
         alpha=alpha, noisy_cv=stats.NOISY_CV, few_repeats=stats.FEW_REPEATS,
         loops=loops.compare(scenarios),
+        faults=faults.analyze(detail), soak=soak.analyze(detail),
     )
 
 

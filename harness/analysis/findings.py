@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from harness.analysis.faults import FaultFindings
+from harness.analysis.soak import SoakFindings
 from harness.model.results import CpuLayout, Overhead, RunStatus, StopReason
 
 
@@ -430,6 +432,8 @@ class Findings:
     noisy_cv: float = 0.10
     few_repeats: int = 3
     loops: tuple[LoopComparison, ...] = ()  # open-loop p99 beside closed-loop p99
+    faults: tuple[FaultFindings, ...] = ()  # injected faults and recovery (run loaded whole)
+    soak: tuple[SoakFindings, ...] = ()  # memory and throughput over time (run loaded whole)
 
     @property
     def pooled(self) -> bool:

@@ -13,7 +13,14 @@ from collections.abc import Sequence
 
 from harness.analysis.findings import Findings, Layout, Method, Metric
 from harness.model.results import RunStatus
-from harness.render import appendix, figures, loop_section, scenario_section, verdict_text
+from harness.render import (
+    appendix,
+    figures,
+    loop_section,
+    resilience,
+    scenario_section,
+    verdict_text,
+)
 from harness.render.appendix import MAX_RUNS_LISTED
 from harness.render.document import Block, Heading, Para, Quote
 from harness.render.document import bullets as _bullets
@@ -26,6 +33,7 @@ def document(f: Findings) -> list[Block]:
     blocks = title(f) + verdict(f)
     for s in f.scenarios:
         blocks += scenario_section.section(f, s, figures.against_connections(s))
+        blocks += resilience.section(f, s.name)  # faults, or memory over time
     return (blocks + loop_section.section(f) + appendix.failures(f) + appendix.history(f)
             + appendix.methodology(f)
             + appendix.environment(f) + appendix.settings(f))
