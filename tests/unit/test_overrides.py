@@ -149,7 +149,7 @@ def test_guard_refuses_a_plan_over_24_hours(tmp_path):
         run.check_time(planned)
     # 2 levels × 1000 rounds × 3 apps × (600 s + 2 s warmup) of load, plus the allowance
     assert str(caught.value) == (
-        "the plan may take up to 1005.8 h (1003.3 h of load), over the 24.0 h limit: shorten "
+        "the plan may take up to 1005.0 h (1003.3 h of load), over the 24.0 h limit: shorten "
         "it (--duration, --repeats, --budget, --connections) or allow it with --max-time 1006h")
 
 
@@ -224,10 +224,10 @@ def test_dry_run_prints_the_plan_and_estimate_and_starts_nothing(tmp_path):
     assert apps.splitlines()[0] == "apps:"
     assert apps.splitlines()[1].startswith("  flask_sync     gunicorn, the harness's Python (")
     assert apps.splitlines()[1].endswith("verified against the users contract")
-    # cells 144–336 s and ceilings 33 s of load; allowance 15 + 2 × 8 + 1.5 s per cell
+    # cells 144–336 s and ceilings 33 s of load; allowance 5 + 2 × 5 + 1 s per cell
     assert estimate == ("estimate: 3.0 min–6.2 min of load (24–56 cells and the ceilings); with "
                         "the harness's own time (start-up, resets, checks; allowance) "
-                        "4.1 min–8.1 min\n")
+                        "3.6 min–7.3 min\n")
     assert not (tmp_path / "out").exists()  # nothing written, not even the results folder
 
 
