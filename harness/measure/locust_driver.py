@@ -228,9 +228,11 @@ def run(url: str, request: Request, connections: int, seconds: float, timeout: f
                                             bind_port, wait),
                              log_path=str(logs[0]), cpus=list(cpus) if cpus else None)
         started.append(master)
+        # Local workers reach the master where it listens (all interfaces: over loopback).
+        here = "127.0.0.1" if bind_host in ("0.0.0.0", "*", "", "::") else bind_host
         for i in range(workers):
             logs.append(workdir / f"locust-{nonce}-worker-{i + 1}.log")
-            started.append(procs.start(worker_command(locustfile, "127.0.0.1", bind_port),
+            started.append(procs.start(worker_command(locustfile, here, bind_port),
                                        log_path=str(logs[-1]), cpus=list(cpus) if cpus else None))
         deadline = time.monotonic() + wait + seconds + timeout + GRACE_S
         while master.poll() is None:

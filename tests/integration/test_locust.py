@@ -1,13 +1,17 @@
 """Real Locust (a master and worker processes) against a tiny loopback server that records what
 it received: the master/worker path on one machine, the open-loop schedule, the documented
-command for workers on other machines, and clean-up on interruption. About 40 s in all."""
+command for workers on other machines, clean-up on interruption, and one `harness run` with wrk,
+Locust and open-loop cells in one report. About 75 s in all."""
 
 import http.server
 import json
 import re
 import shutil
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -22,6 +26,7 @@ try:
 except Exception:  # noqa: BLE001 - MissingTool
     HAVE_LOCUST = False
 pytestmark = pytest.mark.skipif(not HAVE_LOCUST, reason="locust is not installed")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):
@@ -175,4 +180,58 @@ def test_locust_failure_is_a_locust_error(tmp_path, monkeypatch):
     with pytest.raises(locust_driver.LocustError, match="exit code|nonexistent_x"):
         locust_driver.run("http://127.0.0.1:1/", Request("GET", "/", {}, None), 1, 1, 1,
                           tmp_path)
+    assert locust_processes() == []
+
+
+SCENARIOS = """\
+version: 1
+rows: 200
+defaults:
+  apps: [fastapi_async]
+  warmup: 0s
+  duration: 2s
+  repeats: 1
+  timeout: 2s
+  thresholds: ["error_rate < 1%"]
+scenarios:
+  - name: closed_wrk
+    request: {method: GET, path: /users}
+    connections: [4]
+  - name: closed_locust
+    request: {method: GET, path: /users}
+    connections: [4]
+    driver: locust
+    locust_workers: 2
+  - name: open
+    request: {method: GET, path: /users}
+    connections: [8]
+    driver: locust
+    locust_workers: 2
+    rate: 100
+"""
+
+
+def test_harness_run_measures_locust_and_open_loop_cells_beside_wrk_ones(tmp_path):
+    """The real CLI from scenario file to report: PostgreSQL, a real app, wrk and Locust."""
+    scenario = tmp_path / "scenarios.yaml"
+    scenario.write_text(SCENARIOS)
+    proc = subprocess.run([sys.executable, "-m", "harness", "run", str(scenario), "--out",
+                           str(tmp_path / "out"), "--no-ceilings"], cwd=ROOT,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (path,) = (tmp_path / "out").glob("2*.json")
+    cells = {c["scenario"]: c for c in json.loads(path.read_text())["cells"]}
+    assert {c["status"] for c in cells.values()} == {"ok"}
+    assert cells["closed_wrk"]["load"]["driver"] == "wrk"
+    assert cells["closed_locust"]["load"]["driver"] == "locust"
+    assert cells["closed_locust"]["load"]["threads"] == 2
+    assert not cells["closed_locust"]["load"]["open_loop"]
+    opened = cells["open"]["load"]
+    assert opened["open_loop"] and opened["rate"] == 100
+    assert 80 <= cells["open"]["rps"] <= 120
+    assert cells["closed_locust"]["cpu"]["load_s"] > 0  # the sampler counted Locust's CPU
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "| load |" in report and "Locust, open 100/s" in report and "wrk, closed" in report
+    assert "## Open loop beside closed loop" in report
     assert locust_processes() == []
