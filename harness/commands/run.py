@@ -186,6 +186,7 @@ class Prepared:
     database_url: str | None
     targets: dict[str, str]
     found: dict[str, Any]  # name -> harness.measure.services.Service
+    own_envs: bool = False  # every app started, the ceilings' included, in its own environment
 
 
 def prepare(scenario_file: str, apps=(), tags=(), names=(), database_url: str | None = None,
@@ -216,7 +217,7 @@ def prepare(scenario_file: str, apps=(), tags=(), names=(), database_url: str | 
         postgres.find_bindir()
     check_out_dir(out)
     found = resolve_environments(planned, log or _stderr)
-    return Prepared(sf, database_url, parsed, found)
+    return Prepared(sf, database_url, parsed, found, own_envs)
 
 
 def _started(planned: Planned) -> list[str]:
@@ -248,6 +249,9 @@ def resolve_environments(planned: Planned,
     found = dict(planned.found)
     for name in _started(planned):
         found[name] = services.with_environment(found[name], own=planned.own_envs, log=log)
+    if planned.own_envs and planned.ceilings_s():  # the reference app of the ceilings too
+        for reference in services.discover(reference=True).values():
+            services.with_environment(reference, own=True, log=log)
     return found
 
 
@@ -272,7 +276,7 @@ def run(scenario_file: str, apps=(), tags=(), names=(), out: str | Path = DEFAUL
     from harness.analysis import stopping
     from harness.commands import report
     from harness.commands.progress import Progress
-    from harness.measure import plan, postgres, runner
+    from harness.measure import plan, postgres, runner, services
 
     p = prepared or prepare(scenario_file, apps, tags, names, database_url, targets, out,
                             overrides=overrides, app_dirs=app_dirs, own_envs=own_envs,
@@ -281,6 +285,7 @@ def run(scenario_file: str, apps=(), tags=(), names=(), out: str | Path = DEFAUL
     saved: dict = {}
     progress = Progress(plan.estimate(p.sf).max_s)
     report_path = Path(out) / "report.md"
+    own_before, services.OWN_ENVS = services.OWN_ENVS, p.own_envs
     try:
         result, path = runner.execute(
             p.sf, command, out, p.database_url, p.targets, observer=progress,
@@ -292,6 +297,7 @@ def run(scenario_file: str, apps=(), tags=(), names=(), out: str | Path = DEFAUL
             print(f"partial results kept: {saved['path']}", file=sys.stderr)
         raise
     finally:
+        services.OWN_ENVS = own_before
         progress.close()
         if saved.get("path"):
             report.write_or_warn([saved["path"]], Path(out))

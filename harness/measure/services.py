@@ -38,6 +38,9 @@ ENVIRONMENTS = ("harness", "own")
 KEYS = ("name", "description", "server", "port", "command", "settings", "packages", "reference",
         "environment", "contract", "health")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # as scenario files spell app names
+# `run --own-envs` sets this while it runs: every app it starts, the ceilings' reference app
+# included, runs in its own environment whatever its service.toml says.
+OWN_ENVS = False
 
 
 @dataclass(frozen=True)
@@ -60,18 +63,23 @@ class Service:
     def requirements(self) -> Path:
         return self.directory / "requirements.txt"
 
+    @property
+    def own_env(self) -> bool:
+        """It runs in its own environment (its service.toml, or `run --own-envs`)."""
+        return self.environment == "own" or OWN_ENVS
+
     def interpreter(self) -> str:
         """The Python that runs the app: {python} in its command."""
         if self.python:
             return self.python
-        if self.environment == "own":
+        if self.own_env:
             return str(envs.ensure(envs.Requirements.from_file(self.requirements),
                                    label=self.name).python)
         return sys.executable
 
     def env(self) -> envs.Env | None:
         """Its own cached environment (built or not), or None when it uses the harness's."""
-        if self.environment != "own":
+        if not self.own_env:
             return None
         return envs.locate(envs.Requirements.from_file(self.requirements))
 
@@ -98,7 +106,7 @@ class Service:
 
     def missing(self) -> list[str]:
         """Its required packages the harness's interpreter lacks (when it runs there)."""
-        if self.environment == "own":
+        if self.own_env:
             return []
         return [name for name, _ in self.pinned() if package_version(name) is None]
 

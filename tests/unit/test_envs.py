@@ -217,3 +217,29 @@ def test_marker_json_is_what_ready_requires(tmp_path):
     assert not env.ready()
     env.marker.write_text(json.dumps({"packages": {"flask": "3.1.3"}}))
     assert env.ready() and env.version("Flask") == "3.1.3"
+
+
+def test_a_service_in_its_own_environment_runs_with_its_python(fake, tmp_path, monkeypatch):
+    from harness.measure import services
+
+    python, _, _ = fake
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(envs.sys, "executable", str(python))  # the harness's Python, as seen
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "requirements.txt").write_text("Flask==3.1.3\ngunicorn==27.0.1\n")
+    (app / "service.toml").write_text(
+        '[service]\ndescription = "d"\nserver = "gunicorn"\nport = 8100\n'
+        'command = ["{python}", "-m", "gunicorn", "--bind", "{host}:{port}", "app:app"]\n')
+    own = services.load_dir(app)
+    assert own.environment == "own" and own.env() is not None and not own.env().ready()
+    ready = services.with_environment(own)
+    env = own.env()
+    assert env.ready() and ready.python == str(env.python)
+    assert ready.argv(9000)[:3] == [str(env.python), "-m", "gunicorn"]
+    assert ready.server_version() == "gunicorn 27.0.1"
+    # An app on the harness's Python, unless `run --own-envs` says otherwise.
+    shared = services.load(app / "service.toml")
+    assert shared.environment == "harness" and shared.argv(9000)[0] == str(python)
+    monkeypatch.setattr(services, "OWN_ENVS", True)
+    assert shared.own_env and shared.argv(9000)[0] == str(env.python)
