@@ -40,12 +40,15 @@ class Recorder(http.server.BaseHTTPRequestHandler):
         self.record(self.rfile.read(int(self.headers["Content-Length"])))
 
     def record(self, body):
+        now = time.monotonic()
         with self.server.lock:
-            self.server.seen.append((time.monotonic(), self.command, self.path,
-                                     dict(self.headers), body))
-            stall = self.server.stall_until - time.monotonic()
-        if stall > 0:
-            time.sleep(stall)
+            self.server.seen.append((now, self.command, self.path, dict(self.headers), body))
+            first = self.server.seen[0][0]
+        # With `stall`: every answer asked for between 1 s and 1 s + stall after the first
+        # request waits until the stall ends (a service that stops answering for a while).
+        start = first + 1.0
+        if self.server.stall and start <= now < start + self.server.stall:
+            time.sleep(start + self.server.stall - now)
         answer = b'{"ok":true}'
         self.send_response(500 if self.path == "/fail" else 201 if body else 200)
         self.send_header("Content-Length", str(len(answer)))
@@ -61,7 +64,7 @@ def server():
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     srv.daemon_threads = True
     srv.handle_error = lambda *a: None  # answers to a user that was stopped
-    srv.seen, srv.lock, srv.stall_until = [], threading.Lock(), 0.0
+    srv.seen, srv.lock, srv.stall = [], threading.Lock(), 0.0
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}"
@@ -104,7 +107,7 @@ def test_master_and_two_workers_count_what_the_server_saw(server, tmp_path):
 
 def test_open_loop_rate_is_kept_and_latency_counts_from_the_schedule(server, tmp_path):
     request = Request("GET", "/users", {}, None)
-    server.stall_until = time.monotonic() + 3.5  # the first answers wait until then
+    server.stall = 1.0  # a second without answers, 1 s into the load
     load = locust_driver.run(server.url + "/users", request, connections=20, seconds=5,
                              timeout=5, workdir=tmp_path, workers=1, rate=200)
     assert load.open_loop and load.rate == 200
