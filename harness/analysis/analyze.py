@@ -86,8 +86,9 @@ def analyze(runs: Sequence[RunCore], detail: Run | None = None, *,
         all_verified=bool(info) and not verification,
         settings=_settings(grouped, order, info),
         layout=Layout.of((detail or runs[-1]).cpu_layout if runs or detail else None),
-        history=history(runs, grouped.scenarios, order) if len(runs) > 1 else None,
-        cells=tuple(groups.row(r.run_id, c) for r in runs for c in r.cells),
+        history=history(grouped.rows, [r.run_id for r in runs], grouped.scenarios, order)
+        if len(runs) > 1 else None,
+        cells=tuple(grouped.rows),
         alpha=alpha, noisy_cv=stats.NOISY_CV, few_repeats=stats.FEW_REPEATS,
         loops=loops.compare(scenarios),
         faults=faults.analyze(detail), soak=soak.analyze(detail),
@@ -129,8 +130,12 @@ def _scenario(name: str, cfg: dict[str, Any], grouped: groups.Grouped,
     apps = _apps(seen, baseline)
     levels = grouped.levels(name)
     min_effect = float(cfg.get("min_effect", stats.MIN_EFFECT))
+    measured_cpu = any(r.app_cpu_ms is not None for a in apps for conns in levels
+                       for r in grouped.ok((name, a, conns)))
+    # Without CPU time (a v1 file, or not taken) no CPU verdict lines that each say so.
+    metrics = (Metric.THROUGHPUT, Metric.CPU) if measured_cpu else (Metric.THROUGHPUT,)
     comparisons: list[Comparison] = []
-    for metric in (Metric.THROUGHPUT, Metric.CPU):
+    for metric in metrics:
         for cand, ref in _pairs(cfg, apps, baseline):
             for conns in levels:
                 # Welch's t when every run took a fixed number of repeats at the level; the
@@ -142,10 +147,6 @@ def _scenario(name: str, cfg: dict[str, Any], grouped: groups.Grouped,
                     method, min_effect=min_effect, alpha=alpha,
                     min_n=int(cfg.get("min_repeats") or 3),
                     max_n=int(cfg.get("max_repeats") or 30)))
-    measured_cpu = any(c.cpu is not None for a in apps for conns in levels
-                       for c in grouped.ok((name, a, conns)))
-    if not measured_cpu:  # a v1 file, or CPU not taken: no verdict rows that say so 18 times
-        comparisons = [c for c in comparisons if c.metric is Metric.THROUGHPUT]
     points = [p for p in (breaking.breaking_point(grouped, name, a, levels) for a in apps) if p]
     group_list = tuple(summaries[(name, a, c)] for a in apps for c in levels
                        if (name, a, c) in summaries)
@@ -157,7 +158,8 @@ def _scenario(name: str, cfg: dict[str, Any], grouped: groups.Grouped,
     for a in apps:
         for c in levels:
             for m in grouped.cells.get((name, a, c), []):
-                thresholds.update(dict.fromkeys(t.expr for t in m.cell.thresholds))
+                for t in m.cell.thresholds:
+                    thresholds[t.expr] = None
     request = cfg.get("request") or {}
     budgeted = cfg.get("budget") is not None
     return ScenarioFindings(
@@ -215,8 +217,12 @@ def _settings(grouped: groups.Grouped, order: Sequence[str],
               info: dict[str, AppInfo]) -> tuple[AppSettings, ...]:
     per_app: dict[str, dict[str, dict[str, list[str]]]] = {}  # app -> knob -> value -> scenarios
     for (scenario, app, _), members in grouped.cells.items():
+        last = None
         for m in members:
-            for k, v in m.cell.settings.items():
+            if m.cell.settings == last:  # most cells of a group repeat the same settings
+                continue
+            last = m.cell.settings
+            for k, v in last.items():
                 where = per_app.setdefault(app, {}).setdefault(k, {}).setdefault(v, [])
                 if scenario not in where:
                     where.append(scenario)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from harness.analysis import stats
 from harness.analysis.findings import BreakingPoint, Capacity, Problems, ThresholdMiss
 from harness.analysis.groups import Grouped, total_cpu_ms
-from harness.model.results import CellCore
+from harness.model.results import CellCore, ThresholdResult
 
 MAX_VALUES = 5  # failing values kept per threshold: enough to show the size of the miss
 
@@ -25,13 +25,20 @@ def problems(cells: Sequence[CellCore]) -> Problems | None:
     """What broke in one group of repeats; None if every repeat completed and met every
     threshold. Log counts and stuck repeats are evidence, not a break on their own."""
     failed = [c for c in cells if not c.ok]
-    ok = [c for c in cells if c.ok]
+    measured = 0
+    checked: dict[str, list[ThresholdResult]] = {}  # expression -> its failing results
+    for c in cells:
+        if c.ok:
+            measured += 1
+            for t in c.thresholds:
+                checked.setdefault(t.expr, [])
+                if not t.ok:
+                    checked[t.expr].append(t)
     misses = []
-    for expr in dict.fromkeys(t.expr for c in ok for t in c.thresholds):
-        bad = [t for c in ok for t in c.thresholds if t.expr == expr and not t.ok]
+    for expr, bad in checked.items():
         if bad:
-            values = [(t.value, t.unit) for t in bad if t.value is not None]
-            misses.append(ThresholdMiss(expr, len(bad), len(ok), tuple(values[:MAX_VALUES])))
+            values = [(t.value, t.unit) for t in bad if t.value is not None][:MAX_VALUES]
+            misses.append(ThresholdMiss(expr, len(bad), measured, tuple(values)))
     if not failed and not misses:
         return None
     return Problems(failed=len(failed), total=len(cells),

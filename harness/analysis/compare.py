@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from harness.analysis import environment, stats
 from harness.analysis.findings import EnvDiff, Verdict, Warn
 from harness.analysis.groups import Grouped, Key, group
-from harness.model.results import CellCore, RunCore
+from harness.model.results import RunCore
 
 # Error rates sit near 0, where ratios mean nothing: their change is in absolute terms, 0.1 point.
 MIN_ERROR_DELTA = 0.001
@@ -172,16 +172,11 @@ def confirm(result: RegressionCheck, recheck: RegressionCheck) -> RegressionChec
                                confirmation_run=recheck.current_run)
 
 
-def _ok(grouped: Grouped, key: Key) -> list[CellCore]:
-    return grouped.ok(key)
-
-
 def _judge(key: Key, base: Grouped, cur: Grouped, min_effect: float, alpha: float,
            min_error_delta: float) -> GroupCheck:
-    b, c = _ok(base, key), _ok(cur, key)
+    b, c = base.ok(key), cur.ok(key)
     rps = _ratio([x.rps for x in b], [x.rps for x in c], min_effect, alpha, True)
-    p99 = _ratio([x.latency("p99") for x in b], [x.latency("p99") for x in c], min_effect, alpha,
-                 False)
+    p99 = _ratio([x.p99_us for x in b], [x.p99_us for x in c], min_effect, alpha, False)
     err = _delta([x.error_rate for x in b], [x.error_rate for x in c], min_error_delta, alpha)
     judgements = {rps.judgement, p99.judgement, err.judgement}
     warnings: tuple[Warn, ...] = ()

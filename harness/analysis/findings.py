@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness.analysis.faults import FaultFindings
 from harness.analysis.soak import SoakFindings
@@ -387,9 +387,9 @@ class LoopComparison:
     same_throughput: bool  # within loops.SAME_THROUGHPUT
 
 
-@dataclass(frozen=True, slots=True)
-class CellRow:
-    """One cell, flat: the rows of cells.csv."""
+class CellRow(NamedTuple):
+    """One cell, flat, its values derived once: what the analysis reads, and cells.csv's rows.
+    (A named tuple: a thousand runs make a hundred thousand of these.)"""
 
     run_id: str
     scenario: str
@@ -410,6 +410,7 @@ class CellRow:
     requests_per_cpu_s: float | None
     restarted: bool
     stuck: bool
+    ok: bool
 
 
 @dataclass(frozen=True)

@@ -5,36 +5,37 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-from harness.analysis.findings import History, HistoryLine
-from harness.model.results import RunCore
+from harness.analysis.findings import CellRow, History, HistoryLine
 
 
-def history(runs: Sequence[RunCore], scenarios: Sequence[str],
+def history(rows: Sequence[CellRow], run_ids: Sequence[str], scenarios: Sequence[str],
             apps: Sequence[str]) -> History:
     """Per scenario, one line per (app, connections): the median req/s and p99 of each run (None
     where the run has no completed repeat). Medians only: a thousand runs stay cheap."""
-    index = {r: i for i, r in enumerate(apps)}
-    series: dict[str, dict[tuple[str, int], tuple[list, list]]] = {s: {} for s in scenarios}
-    n = len(runs)
-    for i, run in enumerate(runs):
-        per: dict[tuple[str, str, int], tuple[list[float], list[float]]] = {}
-        for c in run.cells:
-            if c.ok:
-                rps, p99 = per.setdefault((c.scenario, c.app, c.connections), ([], []))
-                if c.rps is not None:
-                    rps.append(c.rps)
-                latency = c.latency("p99")
-                if latency is not None:
-                    p99.append(latency)
-        for (scenario, app, conns), (rps, p99) in per.items():
-            line = series.setdefault(scenario, {}).setdefault(
-                (app, conns), ([None] * n, [None] * n))
-            line[0][i] = statistics.median(rps) if rps else None
-            line[1][i] = statistics.median(p99) if p99 else None
+    index = {r: i for i, r in enumerate(run_ids)}
+    n = len(run_ids)
+    values: dict[tuple[str, str, int], list[tuple[list[float], list[float]]]] = {}
+    for r in rows:
+        if not r.ok:
+            continue
+        per_run = values.get((r.scenario, r.app, r.connections))
+        if per_run is None:
+            per_run = values[(r.scenario, r.app, r.connections)] = [([], []) for _ in range(n)]
+        rps, p99 = per_run[index[r.run_id]]
+        if r.rps is not None:
+            rps.append(r.rps)
+        if r.p99_us is not None:
+            p99.append(r.p99_us)
+    order = {a: i for i, a in enumerate(apps)}
     out = []
-    for scenario, lines in series.items():
-        keys = sorted(lines, key=lambda k: (index.get(k[0], len(index)), k[1]))
-        out.append((scenario, tuple(HistoryLine(app, conns, tuple(lines[(app, conns)][0]),
-                                                tuple(lines[(app, conns)][1]))
-                                    for app, conns in keys)))
-    return History(tuple(r.run_id for r in runs), tuple(out))
+    for scenario in scenarios:
+        keys = sorted((k for k in values if k[0] == scenario),
+                      key=lambda k: (order.get(k[1], len(order)), k[2]))
+        lines = []
+        for key in keys:
+            per_run = values[key]
+            lines.append(HistoryLine(
+                key[1], key[2], tuple(statistics.median(x) if x else None for x, _ in per_run),
+                tuple(statistics.median(y) if y else None for _, y in per_run)))
+        out.append((scenario, tuple(lines)))
+    return History(tuple(run_ids), tuple(out))

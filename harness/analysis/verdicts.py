@@ -17,14 +17,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from harness.analysis import stats
-from harness.analysis.findings import Comparison, Method, Metric, NotCompared, Verdict
+from harness.analysis.findings import CellRow, Comparison, Method, Metric, NotCompared, Verdict
 from harness.analysis.groups import Measured, cpu_pairs, cpu_total
-from harness.model.results import CellCore
 
 
-def _order(members: Sequence[Measured]) -> list[CellCore]:
+def _order(members: Sequence[Measured]) -> list[CellRow]:
     # Sequential verdicts need the values in collection order: runs oldest first, then rounds.
-    return [m.cell for m in members if m.cell.ok]
+    return [m.row for m in members if m.row.ok]
 
 
 def compare(scenario: str, connections: int, candidate: str, reference: str,
@@ -42,7 +41,7 @@ def compare(scenario: str, connections: int, candidate: str, reference: str,
     for name, members in ((candidate, cand), (reference, ref)):
         if not members:
             return made(None, not_compared=NotCompared.NOT_RUN, missing=name)
-        if not any(m.cell.ok for m in members):
+        if not any(m.row.ok for m in members):
             return made(None, not_compared=NotCompared.ALL_FAILED, missing=name)
     a_cells, b_cells = _order(cand), _order(ref)
     with_db = False

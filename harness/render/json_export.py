@@ -24,6 +24,8 @@ def plain(obj: Any) -> Any:
     """JSON-ready data from findings (or any dataclass tree)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, tuple) and hasattr(obj, "_asdict"):  # a named tuple: an object too
+        return {k: plain(v) for k, v in obj._asdict().items()}
     if isinstance(obj, Enum):
         return obj.value
     if isinstance(obj, dict):
