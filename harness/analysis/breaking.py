@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from harness.analysis import stats
 from harness.analysis.findings import BreakingPoint, Capacity, Problems, ThresholdMiss
 from harness.analysis.groups import Grouped, total_cpu_ms
-from harness.model.results import CellCore, ThresholdResult
+from harness.model.results import CellCore, CellStatus, ThresholdResult
 
 MAX_VALUES = 5  # failing values kept per threshold: enough to show the size of the miss
 
@@ -24,11 +24,11 @@ def log_counts(cells: Sequence[CellCore]) -> dict[str, int]:
 def problems(cells: Sequence[CellCore]) -> Problems | None:
     """What broke in one group of repeats; None if every repeat completed and met every
     threshold. Log counts and stuck repeats are evidence, not a break on their own."""
-    failed = [c for c in cells if not c.ok]
+    failed = [c for c in cells if c.status is not CellStatus.OK]
     measured = 0
     checked: dict[str, list[ThresholdResult]] = {}  # expression -> its failing results
     for c in cells:
-        if c.ok:
+        if c.status is CellStatus.OK:
             measured += 1
             for t in c.thresholds:
                 checked.setdefault(t.expr, [])

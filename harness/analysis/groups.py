@@ -45,18 +45,19 @@ class Grouped:
 
 def group(runs: Iterable[RunCore]) -> Grouped:
     cells: dict[Key, list[Measured]] = {}
-    scenarios: dict[str, None] = {}
-    apps: dict[str, None] = {}
     rows = []
     for run in runs:
         for c in run.cells:
-            scenarios.setdefault(c.scenario)
-            apps.setdefault(c.app)
             r = row(run.run_id, c)
             rows.append(r)
-            cells.setdefault((c.scenario, c.app, c.connections), []).append(
-                Measured(run.run_id, c, r))
-    return Grouped(cells, list(scenarios), list(apps), rows)
+            key = (c.scenario, c.app, c.connections)
+            members = cells.get(key)
+            if members is None:
+                members = cells[key] = []
+            members.append(Measured(run.run_id, c, r))
+    # Keys are in order of first appearance, so are their scenarios and apps.
+    return Grouped(cells, list(dict.fromkeys(k[0] for k in cells)),
+                   list(dict.fromkeys(k[1] for k in cells)), rows)
 
 
 def row(run_id: str, c: CellCore) -> CellRow:

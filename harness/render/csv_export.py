@@ -37,7 +37,7 @@ def _table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
-    w.writerows([("" if v is None else v) for v in row] for row in rows)
+    w.writerows(rows)  # the csv module writes None as an empty field
     return buf.getvalue()
 
 
