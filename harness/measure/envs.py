@@ -272,10 +272,8 @@ def ensure(requirements: Requirements, python: str | None = None,
 
 def _build(env: Env, requirements: Requirements, python: str, uv: str | None) -> None:
     if env.path.exists():
-        shutil.rmtree(env.path)  # what an interrupted build left
-    env.path.mkdir(parents=True)
-    copy = env.path / "requirements.txt"
-    copy.write_text(requirements.text)
+        shutil.rmtree(env.path)  # what an interrupted build left (uv refuses an existing dir)
+    copy = env.path / "requirements.txt"  # written once the venv exists
     source = requirements.source or copy
     steps: list[tuple[str, list[str]]]
     if uv:
@@ -302,6 +300,8 @@ def _build(env: Env, requirements: Requirements, python: str, uv: str | None) ->
             if proc.returncode != 0:
                 raise EnvError(f"building the environment failed ({what} exited "
                                f"{proc.returncode}: {_last_line(env.log)}); log: {env.log}")
+            if not copy.exists() and env.path.is_dir():
+                copy.write_text(requirements.text)
     versions = subprocess.run([str(env.python), "-c", _VERSIONS], capture_output=True,
                               text=True, timeout=60, check=True).stdout
     marker = {"key": env.key, "python": python, "installer": "uv" if uv else "pip",

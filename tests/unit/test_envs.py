@@ -35,6 +35,7 @@ FAKE_UV = r"""#!/bin/sh
 echo "uv $*" >> "$FAKE_CALLS"
 if [ "$1" = venv ]; then
   for last; do :; done
+  [ ! -e "$last" ] || { echo "error: A directory already exists at: $last"; exit 2; }
   mkdir -p "$last/bin" && cp "$FAKE_PYTHON_PATH" "$last/bin/python"
 fi
 """
