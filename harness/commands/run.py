@@ -8,11 +8,12 @@ without starting or building anything.
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +41,7 @@ OVERHEAD_SCENARIO_S = 5.0
 OVERHEAD_CELL_S = 1.0
 
 
-def add_arguments(p):
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario_file")
     p.add_argument("--dry-run", action="store_true",
                    help="print the plan (scenarios, levels, apps in order, settings, rounds) "
@@ -79,7 +80,7 @@ def add_arguments(p):
                         help="let them share every CPU")
 
 
-def from_args(args) -> int:
+def from_args(args: argparse.Namespace) -> int:
     argv = sys.argv[2:] if sys.argv[1:2] == ["run"] else [args.scenario_file]
     apps = [a.strip() for a in args.apps.split(",")] if args.apps else ()
     changes = overrides_mod.parse({k: getattr(args, f"set_{k}") for k in overrides_mod.FLAGS})
@@ -305,7 +306,7 @@ def run(scenario_file: str, apps=(), tags=(), names=(), out: str | Path = DEFAUL
     return Outcome(result, path, report_path, failed)
 
 
-def parse_targets(values, known) -> dict[str, str]:
+def parse_targets(values: Iterable[str], known: Collection[str]) -> dict[str, str]:
     targets = {}
     for value in values:
         name, sep, url = value.partition("=")
