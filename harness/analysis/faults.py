@@ -40,6 +40,7 @@ class FaultOutcome:
     recovery_s: float | None  # from the end of the fault; None: not within the load
     degraded_s: float | None  # from the start of the fault
     status_5xx: int  # answers with 5xx from the start of the fault to the next one (or the end)
+    status_5xx_after: int  # ... of which in intervals starting once the fault had ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,7 @@ class FaultSummary:
     not_recovered: int  # injected, and not back at RECOVERY_LEVEL within the load
     lowest_share: float | None  # the lowest interval rate as a share of the rate before it
     status_5xx: int  # summed over the repeats
+    status_5xx_after: int  # ... of which once the fault had ended (the database back, ...)
     connection_errors: int  # wrk's failed connects, reads and writes in the cells with it
     timeouts: int  # wrk's timeouts in the cells with it
     shared_cells: bool  # those cells also had other kinds of faults: their errors are shared
@@ -151,7 +153,7 @@ def cell_outcomes(run_id: str, cell: Cell) -> FaultCell:
 def outcome(e: FaultEvent, tl: Timeline | None, next_start: float | None = None) -> FaultOutcome:
     """The app's answers around one fault, from the cell's timeline."""
     before = lowest = recovery_s = degraded_s = None
-    status_5xx = 0
+    status_5xx = status_5xx_after = 0
     if e.started_s is not None and tl is not None and tl.rows:
         ended = e.ended_s if e.ended_s is not None else e.started_s
         before, recovered_at, lowest = recovery(tl, e.started_s, ended)
@@ -159,10 +161,11 @@ def outcome(e: FaultEvent, tl: Timeline | None, next_start: float | None = None)
             recovery_s = round(max(0.0, recovered_at - ended), 3)
             degraded_s = round(max(0.0, recovered_at - e.started_s), 3)
         status_5xx = _count_5xx(tl, e.started_s, next_start)
+        status_5xx_after = _count_5xx(tl, ended + tl.interval_s - 1e-9, next_start)
     return FaultOutcome(
         kind=e.kind, at_s=e.at_s, started_s=e.started_s, ended_s=e.ended_s, detail=e.detail,
         error=e.error, before_rps=before, lowest_rps=lowest, recovery_s=recovery_s,
-        degraded_s=degraded_s, status_5xx=status_5xx)
+        degraded_s=degraded_s, status_5xx=status_5xx, status_5xx_after=status_5xx_after)
 
 
 def recovery(tl: Timeline, started: float, ended: float, *, level: float = RECOVERY_LEVEL,
@@ -200,7 +203,8 @@ def recovery(tl: Timeline, started: float, ended: float, *, level: float = RECOV
 
 
 def _count_5xx(tl: Timeline, start: float | None, stop: float | None) -> int:
-    """5xx answers in the intervals from the one holding `start` to the one before `stop`."""
+    """5xx answers in the intervals from the one holding `start` to the last one ending by
+    `stop`."""
     step, col = tl.interval_s, tl.columns.index("status_5xx")
     return int(sum(r[col] for r in tl.rows
                    if (start is None or r[0] + step > start) and (stop is None or r[0] + step <= stop)))
@@ -230,6 +234,7 @@ def summarize(cells: Sequence[FaultCell]) -> tuple[FaultSummary, ...]:
             not_recovered=sum(o.recovery_s is None and o.before_rps is not None for o in done),
             lowest_share=round(min(shares), 3) if shares else None,
             status_5xx=sum(o.status_5xx for o in done),
+            status_5xx_after=sum(o.status_5xx_after for o in done),
             connection_errors=sum(c.connection_errors for c in injected_cells),
             timeouts=sum(c.timeouts for c in injected_cells),
             shared_cells=any(len({o.kind for o in c.outcomes}) > 1 for c in injected_cells)))

@@ -45,7 +45,7 @@ FAULT_KINDS = ("restart_postgres", "terminate_connections", "kill_worker", "lock
 FAULT_KEYS = ("kind", "at", "hold")
 MAX_FAULTS = 20
 MIN_FAULT_AT = 1.0  # seconds of load before a fault: the throughput it is measured against
-DEFAULT_FAULT_TIMELINE = 0.25  # seconds per interval of the throughput time series
+DEFAULT_FAULT_TIMELINE = 0.1  # seconds per interval: fine enough to tell a restart from after it
 MIN_TIMELINE, MAX_TIMELINE = 0.1, 60.0
 MAX_INTERVALS = 20_000  # timeline intervals per cell
 # The apps' own settings (harness.config.settings) that take numbers: (lowest, highest).

@@ -45,9 +45,10 @@ def _recovery(s: FaultSummary) -> str:
         return units.NONE
     if s.recovery_s is None:
         return f"not within the cell ({s.not_recovered} of {s.injected})"
+    recovered = s.injected - s.not_recovered
     text = f"{s.recovery_s:.2f} s"
-    if s.injected > 1 and s.recovery_max_s is not None:
-        text += f" (max {s.recovery_max_s:.2f} s)"
+    if recovered > 1 and s.recovery_max_s is not None and s.recovery_max_s != s.recovery_s:
+        text = f"median {text}, max {s.recovery_max_s:.2f} s"
     if s.not_recovered:
         text += f"; {s.not_recovered} of {s.injected} not within the cell"
     return text
@@ -70,17 +71,20 @@ def faults(ff: FaultFindings) -> list[Block]:
              f"the {ff.before_s:g} s before it, and the app has recovered when the mean rate "
              f"over {ff.window_s:g} s is back at {ff.level:.0%} of it, counted from the end of "
              "the fault (PostgreSQL back, lock released, worker killed). 5xx are the answers "
-             "from the fault's start to the next fault or the end of the load; connection "
-             "errors (failed connects, reads, writes: requests lost or refused) and timeouts "
-             "are wrk's counts over the cells with the fault."),
+             "from the fault's start to the next fault or the end of the load (in brackets: "
+             "those after the fault had ended); connection errors (failed connects, reads, "
+             "writes: requests lost or refused) and timeouts are wrk's counts over the cells "
+             "with the fault."),
     ]
     rows = []
     for s in ff.summaries:
         lowest = units.NONE if s.lowest_share is None else f"{s.lowest_share:.0%} of before"
         rows.append((f"`{s.app}`", s.kind, f"{s.injected}", units.rps(s.before_rps),
-                     f"{s.status_5xx}", f"{s.connection_errors}", f"{s.timeouts}",
+                     f"{s.status_5xx} ({s.status_5xx_after})", f"{s.connection_errors}",
+                     f"{s.timeouts}",
                      _recovery(s), lowest, _failed(s)))
-    blocks.append(Table(("app", "fault", "injected", "req/s before", "5xx", "connection errors",
+    blocks.append(Table(("app", "fault", "injected", "req/s before", "5xx (after)",
+                         "connection errors",
                          "timeouts", "recovered to 90% after", "lowest", "any request failed"),
                         "llrrrrrlll", tuple(rows)))
     notes = []

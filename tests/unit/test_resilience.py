@@ -84,6 +84,9 @@ def test_5xx_are_counted_from_the_fault_to_the_next():
     fc = faults.cell_outcomes("r", cell)
     assert fc.status_5xx_before == 3
     assert [o.status_5xx for o in fc.outcomes] == [2, 7]
+    tl.rows[12][5] = 4  # t = 3.1 to 3.35: during the restart
+    fc = faults.cell_outcomes("r", cell)
+    assert [(o.status_5xx, o.status_5xx_after) for o in fc.outcomes] == [(6, 2), (7, 7)]
 
 
 def _cell(tl, events, app="flask_sync", repeat=0, errors=None, samples=None):
@@ -134,7 +137,7 @@ def test_summaries_and_the_report_section():
     table = next(b for b in blocks if isinstance(b, Table))
     assert table.header[0] == "app" and len(table.rows) == 4
     row = next(r for r in table.rows if r[0] == "`flask_sync`" and r[1] == "kill_worker")
-    assert row[4:8] == ("2", "4", "0", "1.10 s") and row[-1].startswith("**yes**")
+    assert row[4:8] == ("2 (2)", "4", "0", "1.10 s") and row[-1].startswith("**yes**")
     images = [b for b in blocks if isinstance(b, Images)]
     assert images and images[0].figures[0].svg().startswith("<?xml")
     assert any("could not lock" in getattr(b, "text", "") or any(
