@@ -40,7 +40,7 @@ from harness.analysis.findings import (
 )
 from harness.analysis.history import history
 from harness.config.scenarios import default_comparisons
-from harness.model.results import AppInfo, Run, RunCore, StopReason
+from harness.model.results import AppInfo, CellStatus, Run, RunCore, StopReason
 
 MAX_FAILURES = 50  # failed cells listed one by one; the rest are counted
 
@@ -142,9 +142,8 @@ def _scenario(name: str, cfg: dict[str, Any], grouped: groups.Grouped,
                 # sequential method as soon as one run stopped its rounds on the data.
                 method = Method.SEQUENTIAL if (name, conns) in adaptive else Method.WELCH
                 comparisons.append(verdicts.compare(
-                    name, conns, cand, ref, grouped.cells.get((name, cand, conns), []),
-                    grouped.cells.get((name, ref, conns), []), metric,
-                    method, min_effect=min_effect, alpha=alpha,
+                    grouped, name, conns, cand, ref, metric, method,
+                    min_effect=min_effect, alpha=alpha,
                     min_n=int(cfg.get("min_repeats") or 3),
                     max_n=int(cfg.get("max_repeats") or 30)))
     points = [p for p in (breaking.breaking_point(grouped, name, a, levels) for a in apps) if p]
@@ -196,7 +195,7 @@ def _header(run: RunCore, measured: Sequence[str]) -> RunHeader:
     return RunHeader(
         run_id=run.run_id, status=run.status, started_at=run.started_at or None,
         finished_at=run.finished_at, cells=len(run.cells),
-        failed=sum(not c.ok for c in run.cells), command=tuple(run.command),
+        failed=sum(c.status is not CellStatus.OK for c in run.cells), command=tuple(run.command),
         not_measured=tuple(str(s) for s in configured if s not in measured))
 
 

@@ -8,7 +8,7 @@ summary and comparison: a thousand runs hold a hundred thousand cells.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from harness.analysis import stats
@@ -35,12 +35,21 @@ class Grouped:
     scenarios: list[str]
     apps: list[str]
     rows: list[CellRow]
+    _ok: dict[Key, list[CellRow]] = field(default_factory=dict)
 
     def levels(self, scenario: str) -> list[int]:
         return sorted({k[2] for k in self.cells if k[0] == scenario})
 
     def ok(self, key: Key) -> list[CellRow]:
-        return [m.row for m in self.cells.get(key, ()) if m.row.ok]
+        """The completed repeats' rows, in collection order (kept: every pair asks again)."""
+        rows = self._ok.get(key)
+        if rows is None:
+            rows = self._ok[key] = [m.row for m in self.cells.get(key, ()) if m.row.ok]
+        return rows
+
+    def runs_in(self, *keys: Key) -> int:
+        """How many runs measured these groups."""
+        return len({m.run_id for key in keys for m in self.cells.get(key, ())})
 
 
 def group(runs: Iterable[RunCore]) -> Grouped:

@@ -13,37 +13,32 @@ judged by Welch on every repeat, and the finding says so. For a decision, one ru
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from harness.analysis import stats
-from harness.analysis.findings import CellRow, Comparison, Method, Metric, NotCompared, Verdict
-from harness.analysis.groups import Measured, cpu_pairs, cpu_total
+from harness.analysis.findings import Comparison, Method, Metric, NotCompared, Verdict
+from harness.analysis.groups import Grouped, cpu_pairs, cpu_total
 
 
-def _order(members: Sequence[Measured]) -> list[CellRow]:
-    # Sequential verdicts need the values in collection order: runs oldest first, then rounds.
-    return [m.row for m in members if m.row.ok]
-
-
-def compare(scenario: str, connections: int, candidate: str, reference: str,
-            cand: Sequence[Measured], ref: Sequence[Measured], metric: Metric, method: Method,
-            *, min_effect: float, alpha: float = stats.ALPHA, min_n: int = 3,
-            max_n: int = 30) -> Comparison:
+def compare(grouped: Grouped, scenario: str, connections: int, candidate: str, reference: str,
+            metric: Metric, method: Method, *, min_effect: float, alpha: float = stats.ALPHA,
+            min_n: int = 3, max_n: int = 30) -> Comparison:
     """candidate against reference at one level; not compared when a side has nothing."""
-    if method is Method.SEQUENTIAL and len({m.run_id for m in (*cand, *ref)}) > 1:
+    cand_key, ref_key = (scenario, candidate, connections), (scenario, reference, connections)
+    if method is Method.SEQUENTIAL and grouped.runs_in(cand_key, ref_key) > 1:
         method = Method.WELCH  # pooled runs: see the module's docstring
 
     def made(verdict: Verdict | None, **fields: Any) -> Comparison:
         return Comparison(scenario, connections, candidate, reference, metric, method, verdict,
                           **fields)
 
-    for name, members in ((candidate, cand), (reference, ref)):
-        if not members:
+    for name, key in ((candidate, cand_key), (reference, ref_key)):
+        if key not in grouped.cells:
             return made(None, not_compared=NotCompared.NOT_RUN, missing=name)
-        if not any(m.row.ok for m in members):
+        if not grouped.ok(key):
             return made(None, not_compared=NotCompared.ALL_FAILED, missing=name)
-    a_cells, b_cells = _order(cand), _order(ref)
+    # In collection order (runs oldest first, then rounds), as the sequential decision needs.
+    a_cells, b_cells = grouped.ok(cand_key), grouped.ok(ref_key)
     with_db = False
     if metric is Metric.THROUGHPUT:
         a = [c.rps for c in a_cells if c.rps is not None]
