@@ -27,7 +27,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="python -m harness", description="Decide a Flask to FastAPI "
+    # Installed, the command is ffbench; from a clone, python -m harness.
+    prog = "ffbench" if Path(sys.argv[0]).name == "ffbench" else "python -m harness"
+    parser = Parser(prog=prog, description="Decide a Flask to FastAPI "
                     "migration with measurements.", epilog=EPILOG,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action=_Version, help="print the tool's version and the "

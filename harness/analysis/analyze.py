@@ -83,7 +83,8 @@ def analyze(runs: Sequence[RunCore], detail: Run | None = None, *,
         failures=tuple(failures[-MAX_FAILURES:]),
         failures_total=len(failures),
         verification=verification,
-        all_verified=bool(info) and not verification,
+        all_verified=bool(info) and not verification
+        and all(i.verification.contract for i in info.values()),
         settings=_settings(grouped, order, info),
         layout=Layout.of((detail or runs[-1]).cpu_layout if runs or detail else None),
         history=history(grouped.rows, [r.run_id for r in runs], grouped.scenarios, order)

@@ -291,7 +291,7 @@ def run(scenario_file: str, apps=(), tags=(), names=(), out: str | Path = DEFAUL
         result, path = runner.execute(
             p.sf, command, out, p.database_url, p.targets, observer=progress,
             with_ceilings=ceilings, saved=saved, stop_rule=stopping.undecided,
-            cpu_layout=cpu_layout, found=p.found, backends=_backends(p),
+            cpu_layout=cpu_layout, found=p.found,
             environment=_environment(p))
     except errors.Interrupted:
         if saved.get("path"):
@@ -329,32 +329,6 @@ def check_out_dir(out: str | Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise errors.UsageError(f"--out {out}: cannot write results there ({exc.strerror})")
-
-
-def _backends(p: Prepared) -> Any:
-    """The real backends, verifying each app as its service.toml declares: against the users
-    contract, or (`contract = false`) by the scenario's own request alone, which the runner
-    sends before every cell."""
-    from harness.measure.backends import Real
-
-    class Declared(Real):
-        def __init__(self) -> None:
-            self.no_contract = {url.rstrip("/") for name, url in
-                                {**p.sf.targets, **p.targets}.items()
-                                if not p.found[name].contract}
-
-        def launch(self, service, url, log_path, overrides, cpus):
-            running = super().launch(service, url, log_path, overrides, cpus)
-            if not service.contract:
-                self.no_contract.add(running.base_url.rstrip("/"))
-            return running
-
-        def verify(self, base_url):
-            if base_url.rstrip("/") in self.no_contract:
-                return []
-            return super().verify(base_url)
-
-    return Declared()
 
 
 def _environment(p: Prepared) -> dict[str, Any] | None:

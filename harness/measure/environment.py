@@ -10,7 +10,7 @@ from harness import locations
 from harness.measure import postgres
 from harness.measure.services import package_version
 
-HARNESS_PACKAGES = ("psycopg2-binary", "psutil", "pyyaml", "numpy", "scipy", "matplotlib")
+HARNESS_PACKAGES = ("psycopg2-binary", "pyyaml", "pydantic", "numpy", "scipy")
 
 
 def collect(service_list, database="embedded"):

@@ -173,6 +173,11 @@ class AppSet:
             self.problems[name] = f"did not start: {exc}"
             info.verification = Verification(ok=False, failures=[self.problems[name]])
             return
+        if not running.service.contract:
+            # Not this repository's users service: the scenario's own request, sent before
+            # every cell, is its check.
+            info.verification = Verification(ok=True, contract=False)
+            return
         failures = self.ctx.backends.verify(running.base_url)
         if failures:
             self.problems[name] = "failed contract verification: " + "; ".join(failures[:3])

@@ -203,6 +203,7 @@ class Cell(CellCore):
 class Verification:
     ok: bool = True
     failures: list[str] = field(default_factory=list)
+    contract: bool = True  # False: not checked against the users contract (service.toml)
 
 
 @dataclass
