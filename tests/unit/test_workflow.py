@@ -157,8 +157,9 @@ def test_results_and_summary_are_published_even_on_failure():
 @pytest.mark.parametrize("run_exit, compare_exit, fails", [
     ("0", "0", False),
     ("3", "0", True),   # a scenario threshold failed
-    ("0", "1", True),   # a confirmed regression
-    ("3", "1", True),
+    ("0", "4", True),   # a confirmed regression
+    ("3", "4", True),
+    ("0", "1", True),   # compare crashed: an internal error, reported as such
     ("2", "", True),    # a usage error: no results, no comparison
     ("0", "2", True),   # compare could not run
     ("0", "", False),   # nothing to compare with is no failure by itself
@@ -176,6 +177,8 @@ def test_verdict_fails_the_job_on_a_failed_threshold_or_a_confirmed_regression(
     assert (result.returncode != 0) == fails, result.stdout + result.stderr
     if fails:
         assert "::error::" in result.stdout
+    if compare_exit == "1":
+        assert "regression" not in result.stdout and "compare failed (exit 1)" in result.stdout
 
 
 @pytest.mark.parametrize("name", ["Run the benchmark", "Compare with earlier runs"])
