@@ -25,6 +25,8 @@ engine = create_async_engine(
     pool_size=int(os.environ.get("POOL_SIZE", "5")),
     max_overflow=int(os.environ.get("MAX_OVERFLOW", "10")),
     pool_timeout=float(os.environ.get("POOL_TIMEOUT", "30")),
+    # Off by default, as in SQLAlchemy and in most services: docs/faults.md measures both.
+    pool_pre_ping=os.environ.get("POOL_PRE_PING", "0") == "1",
 )
 SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
 
