@@ -62,7 +62,7 @@ class Backends(Protocol):
     def wait_healthy(self, running: services.Running, timeout: float) -> None: ...
     def verify(self, base_url: str) -> list[str]: ...
     def check_request(self, base_url: str, request: Request) -> str | None: ...
-    def stop(self, *running: services.Running) -> None: ...
+    def stop(self, *running: services.Running, kill: bool = False) -> None: ...
     def load(self, url: str, request: Request, connections: int, threads: int, seconds: float,
              timeout: float, workdir: str, cpus: list[int],
              scenario: Scenario | None = None) -> LoadResult: ...
@@ -103,8 +103,8 @@ class Real:
     def check_request(self, base_url, request):
         return verify.scenario_request(base_url, request)
 
-    def stop(self, *running):
-        services.stop(*running)
+    def stop(self, *running, kill=False):
+        services.stop(*running, kill=kill)
 
     def load(self, url, request, connections, threads, seconds, timeout, workdir, cpus,
              scenario=None):

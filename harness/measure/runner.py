@@ -23,7 +23,7 @@ from harness.config import thresholds
 from harness.config.scenarios import Scenario, ScenarioFile
 from harness.errors import Interrupted
 from harness.measure import applog, cpuset, faults, plan, postgres, services, wrk
-from harness.measure.backends import Backends, Real
+from harness.measure.backends import Backends, Real, SettleOutcome
 from harness.model import store
 from harness.model.results import (
     AppInfo,
@@ -212,15 +212,19 @@ class AppSet:
         if running is None or running.process is None:
             return
         # A healthy app drains in well under a second; one still busy after SETTLE_S is restarted
-        # (2-3 s) rather than waited for (up to its pool timeout, 30 s and more).
+        # (2-3 s) rather than waited for (up to its pool timeout, 30 s and more). One the sampler
+        # already saw stuck during the load is restarted at once.
         timeout = SETTLE_S
-        with self.ctx.clock.timing("settle"):
-            try:
-                outcome = self.ctx.backends.settle(running, self.ctx.url, timeout,
-                                                   self.pool_limit(name))
-            except Exception as exc:  # noqa: BLE001 - a failed check must not end the run
-                cell.settle_error = postgres.redact_text(str(exc).strip())
-                return
+        if cell.stuck:
+            outcome = SettleOutcome(None, stuck=True)
+        else:
+            with self.ctx.clock.timing("settle"):
+                try:
+                    outcome = self.ctx.backends.settle(running, self.ctx.url, timeout,
+                                                       self.pool_limit(name))
+                except Exception as exc:  # noqa: BLE001 - a failed check must not end the run
+                    cell.settle_error = postgres.redact_text(str(exc).strip())
+                    return
         cell.settle_s = outcome.seconds
         if outcome.stuck or outcome.seconds is None:
             cell.stuck = cell.stuck or outcome.stuck
@@ -231,7 +235,9 @@ class AppSet:
                 "restarted before the next cell")
             self.ctx.observer.note(f"{name}: {cell.restarted}")
             with self.ctx.clock.timing("restart"):
-                self.ctx.backends.stop(running)
+                # Killed, not shut down: a stuck app's graceful shutdown waits for requests
+                # that will never finish.
+                self.ctx.backends.stop(running, kill=True)
                 del self.running[name]
                 self._launch(name)
                 self._verify(name, self.running[name])

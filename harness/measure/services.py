@@ -14,6 +14,7 @@ import dataclasses
 import http.client
 import os
 import re
+import signal
 import sys
 import time
 import tomllib
@@ -247,9 +248,14 @@ def start(service, database_url, port, log_path, overrides=(), ready_timeout=60.
     return running
 
 
-def stop(*running):
-    """Stop apps together: their graceful shutdowns overlap instead of adding up."""
-    procs.stop(*[r.process for r in running if r.process is not None], timeout=15)
+def stop(*running, kill=False):
+    """Stop apps together: their graceful shutdowns overlap instead of adding up. `kill`: at
+    once, for an app that is stuck and would never finish shutting down."""
+    processes = [r.process for r in running if r.process is not None]
+    if kill:
+        procs.stop(*processes, timeout=2, sig=signal.SIGKILL)
+    else:
+        procs.stop(*processes, timeout=15)
 
 
 def wait_healthy(running, timeout):

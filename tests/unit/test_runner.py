@@ -53,10 +53,13 @@ class Fake:
     cv: float = 0.02
     broken: set[str] = field(default_factory=set)  # never become healthy
     stuck: set[str] = field(default_factory=set)  # settle finds them stuck
+    seen_stuck: set[str] = field(default_factory=set)  # the sampler sees them stuck under load
+    settled: list[str] = field(default_factory=list)
     interrupt_after: int | None = None  # raise Interrupted on this load call
     launches: list[str] = field(default_factory=list)
     loads: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
+    killed: list[str] = field(default_factory=list)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
 
     @contextmanager
@@ -86,8 +89,9 @@ class Fake:
     def check_request(self, base_url, request):
         return None
 
-    def stop(self, *running):
+    def stop(self, *running, kill=False):
         self.stopped += [r.service.name for r in running]
+        self.killed += [r.service.name for r in running if kill]
 
     def load(self, url, request, connections, threads, seconds, timeout, workdir, cpus,
              scenario=None):
@@ -108,9 +112,10 @@ class Fake:
 
     @contextmanager
     def probe(self, running, url, pool_limit):
-        yield FakeProbe()
+        yield FakeProbe(running.service.name in self.seen_stuck)
 
     def settle(self, running, url, timeout, pool_limit):
+        self.settled.append(running.service.name)
         if running.service.name in self.stuck:
             return SettleOutcome(None, stuck=True)
         return SettleOutcome(0.05)
@@ -119,7 +124,10 @@ class Fake:
         return Ceilings(seconds=1, pgbench_tps={"12": 40000.0})
 
 
+@dataclass
 class FakeProbe:
+    is_stuck: bool = False
+
     def samples(self):
         return None
 
@@ -127,7 +135,7 @@ class FakeProbe:
         return CpuTime(wall_s=5.0, app_s=4.0, db_s=1.0, load_s=0.5)
 
     def stuck(self):
-        return False
+        return self.is_stuck
 
 
 def scenario_file(**item):
@@ -216,7 +224,17 @@ def test_a_stuck_app_is_restarted_before_the_next_cell(tmp_path):
     stuck = [c for c in run.cells if c.app == "fastapi_sync"]
     assert all(c.stuck and "stuck, restarted" in c.restarted for c in stuck)
     assert fake.launches.count("fastapi_sync") == 1 + len(stuck)
+    assert fake.killed == ["fastapi_sync"] * len(stuck)  # stuck: killed, not shut down
     assert run.overhead.breakdown.get("restart", 0) >= 0
+
+
+def test_an_app_seen_stuck_under_load_is_killed_without_waiting_to_settle(tmp_path):
+    fake = Fake({"flask_sync": 800, "fastapi_sync": 400, "fastapi_async": 600},
+                seen_stuck={"fastapi_sync"})
+    run, _ = execute(tmp_path, scenario_file(repeats=2), fake)
+    assert "fastapi_sync" not in fake.settled and fake.settled.count("flask_sync") == 2
+    assert fake.killed == ["fastapi_sync", "fastapi_sync"]
+    assert all(c.stuck and c.restarted for c in run.cells if c.app == "fastapi_sync")
 
 
 def test_interrupted_run_keeps_completed_cells(tmp_path):
