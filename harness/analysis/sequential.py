@@ -157,19 +157,66 @@ def decide(a: Sequence[float], b: Sequence[float], *, min_effect: float = 0.05,
     t_crit = float(special.stdtrit(df, 1 - alpha_k / 2))
     lo, hi = d - t_crit * se, d + t_crit * se
 
+    return Decision(_verdict(d, lo, hi, min_effect, higher_is_better), math.exp(d),
+                    math.exp(lo), math.exp(hi), n_a, n_b, look, alpha_k,
+                    math.expm1((t_crit + _Z_POWER) * se))
+
+
+def decide_paired(pairs: Sequence[tuple[float, float]], *, min_effect: float = 0.05,
+                  alpha: float = 0.05, min_n: int = 3, max_n: int = 30,
+                  higher_is_better: bool = True, offset: float = 0.0) -> Decision:
+    """Compare A with B from rounds that measured both: (a, b) per round, in round order.
+
+    The parameter is the same (the log of the geometric-mean ratio), estimated from the
+    per-round differences of logs with a one-sample t interval (df = n - 1) under the same
+    looks and alpha spending as `decide`, so the same union-bound argument makes it valid under
+    optional stopping. Pairing removes what a round's cells share: when the machine slows for
+    a minute every app of the round slows with it (measured on this 2-core VM: the apps'
+    per-round logs correlated at 0.7-0.9 at 1 and 24 connections), and the differences are
+    then far steadier than either app. With independent cells it loses only degrees of
+    freedom (n - 1 instead of Welch's up to 2n - 2)."""
+    if not 0 < alpha < 1 or min_effect < 0 or offset < 0:
+        raise ValueError(f"need 0 < alpha < 1, min_effect >= 0 and offset >= 0, got {alpha}, "
+                         f"{min_effect}, {offset}")
+    xa = [x + offset for x in _checked([a for a, _ in pairs])]
+    xb = [x + offset for x in _checked([b for _, b in pairs])]
+    n = len(xa)
+    schedule = looks(min_n, max_n)
+    if n < min_n:
+        return Decision(Verdict.UNDECIDED, _plain_ratio(xa, xb), None, None, n, n, None, None,
+                        None)
+    k = bisect.bisect_right(schedule, n) - 1
+    look = schedule[k]
+    xa, xb = xa[:look], xb[:look]  # the look's statistic, not whatever arrived since
+    if min(xa) == 0 or min(xb) == 0:
+        ratio = _plain_ratio(xa, xb)
+        verdict = Verdict.UNDECIDED
+        if ratio == 0 or ratio == math.inf:  # one side all zeros, the other all positive
+            verdict = Verdict.FASTER if (ratio == math.inf) == higher_is_better \
+                else Verdict.SLOWER
+        return Decision(verdict, ratio, None, None, n, n, look, None, None)
+    alpha_k = spending(min_n, max_n, alpha)[k]
+    d, var = _mean_var([math.log(x) - math.log(y) for x, y in zip(xa, xb, strict=True)])
+    se = math.sqrt(var / look)
+    t_crit = float(special.stdtrit(look - 1, 1 - alpha_k / 2))
+    lo, hi = d - t_crit * se, d + t_crit * se
+    return Decision(_verdict(d, lo, hi, min_effect, higher_is_better), math.exp(d),
+                    math.exp(lo), math.exp(hi), n, n, look, alpha_k,
+                    math.expm1((t_crit + _Z_POWER) * se))
+
+
+def _verdict(d: float, lo: float, hi: float, min_effect: float,
+             higher_is_better: bool) -> Verdict:
     band = math.log1p(min_effect)
     # In the good direction: positive means A is better.
     g, g_lo, g_hi = (d, lo, hi) if higher_is_better else (-d, -hi, -lo)
     if g_lo > 0 and g >= band:
-        verdict = Verdict.FASTER
-    elif g_hi < 0 and g <= -band:
-        verdict = Verdict.SLOWER
-    elif -band <= lo and hi <= band:
-        verdict = Verdict.EQUIVALENT
-    else:
-        verdict = Verdict.UNDECIDED
-    return Decision(verdict, math.exp(d), math.exp(lo), math.exp(hi), n_a, n_b, look, alpha_k,
-                    math.expm1((t_crit + _Z_POWER) * se))
+        return Verdict.FASTER
+    if g_hi < 0 and g <= -band:
+        return Verdict.SLOWER
+    if -band <= lo and hi <= band:
+        return Verdict.EQUIVALENT
+    return Verdict.UNDECIDED
 
 
 def _checked(values: Sequence[float]) -> list[float]:

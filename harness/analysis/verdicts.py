@@ -13,10 +13,18 @@ judged by Welch on every repeat, and the finding says so. For a decision, one ru
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from harness.analysis import stats
-from harness.analysis.findings import Comparison, Method, Metric, NotCompared, Verdict
+from harness.analysis.findings import (
+    CellRow,
+    Comparison,
+    Method,
+    Metric,
+    NotCompared,
+    Verdict,
+)
 from harness.analysis.groups import Grouped, cpu_pairs, cpu_total
 
 
@@ -57,9 +65,12 @@ def compare(grouped: Grouped, scenario: str, connections: int, candidate: str, r
         from harness.analysis import sequential
 
         min_n = max(2, min_n)
-        d = sequential.decide(a, b, min_effect=min_effect, alpha=alpha, min_n=min_n,
-                              max_n=max(min_n, max_n), higher_is_better=higher,
-                              offset=sequential.THROUGHPUT_OFFSET if higher else 0.0)
+        # Adaptive rounds are judged paired by round, as the runner's stopping rule does.
+        value = _value(metric, with_db)
+        d = sequential.decide_paired(
+            by_round(a_cells, b_cells, value), min_effect=min_effect, alpha=alpha,
+            min_n=min_n, max_n=max(min_n, max_n), higher_is_better=higher,
+            offset=sequential.THROUGHPUT_OFFSET if higher else 0.0)
         return made(Verdict(d.verdict.value), ratio=d.ratio, ci_low=d.ci_low, ci_high=d.ci_high,
                     n_candidate=d.n_a, n_reference=d.n_b, mde=d.mde, look=d.look,
                     alpha_spent=d.alpha_spent, with_db=with_db)
@@ -70,3 +81,18 @@ def compare(grouped: Grouped, scenario: str, connections: int, candidate: str, r
     return made(r.verdict, ratio=r.ratio, ci_low=r.ci_low, ci_high=r.ci_high, p_value=r.p_value,
                 n_candidate=len(a), n_reference=len(b), mde=r.mde, warnings=r.warnings,
                 with_db=with_db)
+
+
+def _value(metric: Metric, with_db: bool) -> Callable[[CellRow], float | None]:
+    if metric is Metric.THROUGHPUT:
+        return lambda r: r.rps
+    return lambda r: None if r.app_cpu_ms is None else \
+        r.app_cpu_ms + (r.db_cpu_ms or 0.0) if with_db else r.app_cpu_ms
+
+
+def by_round(a_rows: Sequence[CellRow], b_rows: Sequence[CellRow],
+             value: Callable[[CellRow], float | None]) -> list[tuple[float, float]]:
+    """(a, b) for every round that measured both, in round order."""
+    a = {r.repeat: v for r in a_rows if (v := value(r)) is not None}
+    b = {r.repeat: v for r in b_rows if (v := value(r)) is not None}
+    return [(a[k], b[k]) for k in sorted(a.keys() & b.keys())]

@@ -93,9 +93,11 @@ def methodology(f: Findings) -> list[Block]:
     if Method.SEQUENTIAL in methods:
         lines.append(
             "Adaptive levels take rounds until every comparison is decided or the budget is "
-            "spent. Their verdicts come from a sequential test (Welch's t on the logs at "
-            "pre-declared looks, alpha spent across the looks), so stopping when the data look "
-            "decided does not inflate false decisions beyond alpha.")
+            "spent. Their verdicts come from a sequential test paired by round (a t interval on "
+            "the per-round differences of the logs at pre-declared looks, alpha spent across "
+            "the looks), so stopping when the data look decided does not inflate false "
+            "decisions beyond alpha, and a slowdown of the machine shared by a round's apps "
+            "cancels out.")
     lines.append(
         "An inconclusive or undecided comparison states its minimum detectable effect: the "
         "difference its data would have detected with 80% power, (t + z) × the standard error "

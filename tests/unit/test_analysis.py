@@ -83,8 +83,8 @@ def test_fixed_levels_use_welch_and_adaptive_levels_the_sequential_decision():
     levels = [b.level("s", 1, 8, StopReason.DECIDED), b.level("s", 12, 3, StopReason.FIXED)]
     s = analyze([b.run(cells, scenarios=[b.scenario()], levels=levels)]).scenarios[0]
     adaptive = s.comparison("b", "a", 1)
-    expected = sequential.decide(fast, slow, min_effect=0.05, min_n=3, max_n=30,
-                                 offset=sequential.THROUGHPUT_OFFSET)
+    expected = sequential.decide_paired(list(zip(fast, slow, strict=True)), min_effect=0.05,
+                                        min_n=3, max_n=30, offset=sequential.THROUGHPUT_OFFSET)
     assert adaptive.method is Method.SEQUENTIAL
     assert (adaptive.verdict.value, adaptive.ratio, adaptive.ci_low, adaptive.look,
             adaptive.alpha_spent, adaptive.mde) == (

@@ -173,8 +173,9 @@ def test_fixed_repeats_interleave_rotate_and_store_every_cell(tmp_path):
 def test_adaptive_level_stops_when_every_comparison_is_decided(tmp_path):
     fake = Fake({"flask_sync": 800, "fastapi_sync": 400, "fastapi_async": 600}, cv=0.03)
     run, _ = execute(tmp_path, scenario_file(budget="10m", min_repeats=3), fake)
-    assert levels(run) == [(12, 3, StopReason.DECIDED)]
-    assert len(run.cells) == 9 and run.levels[0].undecided == []
+    # Paired by round, 3 rounds leave 2 degrees of freedom: the second look (4) decides.
+    assert levels(run) == [(12, 4, StopReason.DECIDED)]
+    assert len(run.cells) == 12 and run.levels[0].undecided == []
 
 
 def test_adaptive_level_runs_only_the_apps_left_undecided_then_hits_its_budget(tmp_path):
@@ -185,8 +186,8 @@ def test_adaptive_level_runs_only_the_apps_left_undecided_then_hits_its_budget(t
     (level,) = run.levels
     assert level.reason is StopReason.BUDGET
     assert level.undecided == ["fastapi_async vs flask_sync"]
-    assert level.load_s <= 90 and level.rounds == 6
-    later = [c.app for c in run.cells if c.repeat >= 3]
+    assert level.load_s <= 90 and level.rounds == 5  # 4 rounds of 3 apps, 1 of 2
+    later = [c.app for c in run.cells if c.repeat >= 4]
     assert later and "fastapi_sync" not in later
 
 
@@ -214,7 +215,7 @@ def test_an_app_that_never_starts_fails_its_cells_and_is_not_waited_for(tmp_path
                           for c in failed)
     assert "fastapi_sync" not in fake.loads
     assert run.apps["fastapi_sync"].verification.ok is False
-    assert levels(run) == [(12, 3, StopReason.DECIDED)]
+    assert levels(run) == [(12, 4, StopReason.DECIDED)]
 
 
 def test_a_stuck_app_is_restarted_before_the_next_cell(tmp_path):

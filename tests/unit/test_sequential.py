@@ -322,3 +322,71 @@ def test_a_stack_that_collapses_in_most_rounds_is_still_compared_with_an_offset(
     a, b = [300.0, 310.0, 305.0], [600.0, 590.0, 610.0]
     plain, offset = sequential.decide(a, b), sequential.decide(a, b, offset=1.0)
     assert abs(offset.ratio / plain.ratio - 1) < 0.01
+
+
+# --- paired by round ---------------------------------------------------------------------------
+
+def _adaptive_paired(a, b, **kw):
+    """As _adaptive, with decide_paired on the rounds' (a, b) pairs."""
+    schedule = looks(kw.get("min_n", 3), kw.get("max_n", 30))
+    verdicts, rounds = Counter(), 0
+    for row_a, row_b in zip(a.tolist(), b.tolist()):
+        pairs = list(zip(row_a, row_b))
+        for n in schedule:
+            d = sequential.decide_paired(pairs[:n], **kw)
+            if d.verdict is not Verdict.UNDECIDED:
+                break
+        verdicts[d.verdict] += 1
+        rounds += n
+    return {v: verdicts[v] / len(a) for v in Verdict}, rounds / len(a)
+
+
+def _with_round_drift(rng, a, b, cv):
+    """The same multiplicative slowdown for both apps of a round (a machine slowing for a
+    minute), on top of each cell's own noise."""
+    shared = _lognormal(rng, cv, a.shape[0], a.shape[1])
+    return a * shared, b * shared
+
+
+@pytest.mark.parametrize(("cv_cell", "cv_round", "seed"), [
+    (0.07, 0.0, 11), (0.10, 0.0, 12), (0.25, 0.0, 13), (0.10, 0.30, 14), (0.25, 0.30, 15)])
+def test_paired_adaptive_stopping_keeps_false_decisions_under_alpha(cv_cell, cv_round, seed):
+    rng = np.random.default_rng(seed)
+    a, b = _lognormal(rng, cv_cell, SIMS, 30), _lognormal(rng, cv_cell, SIMS, 30)
+    if cv_round:
+        a, b = _with_round_drift(rng, a, b, cv_round)
+    rates, _ = _adaptive_paired(a, b)
+    false = rates[Verdict.FASTER] + rates[Verdict.SLOWER]
+    print(f"paired A/A, cell CV {cv_cell:.0%}, round CV {cv_round:.0%}: {false:.2%} false")
+    assert false <= 0.05
+
+
+def test_pairing_finds_a_difference_that_shared_round_drift_hides_from_welch():
+    # A 10% difference under cell noise of 7% and a 30% slowdown shared by each round's apps.
+    rng = np.random.default_rng(21)
+    a, b = _lognormal(rng, 0.07, SIMS, 12, ratio=1.10), _lognormal(rng, 0.07, SIMS, 12)
+    a, b = _with_round_drift(rng, a, b, 0.30)
+    paired, _ = _adaptive_paired(a, b, max_n=12)
+    welch, _ = _adaptive(a, b, max_n=12)
+    print(f"ratio 1.10, cell CV 7%, round CV 30%, 12 rounds: paired {paired[Verdict.FASTER]:.1%},"
+          f" Welch {welch[Verdict.FASTER]:.1%}")
+    assert paired[Verdict.FASTER] >= 0.60 and welch[Verdict.FASTER] <= 0.05  # 70%, 0.4%
+
+
+def test_paired_power_for_a_ten_percent_difference_at_cv_10():
+    rng = np.random.default_rng(22)
+    a, b = _lognormal(rng, 0.10, SIMS, 30, ratio=1.10), _lognormal(rng, 0.10, SIMS, 30)
+    rates, rounds = _adaptive_paired(a, b)
+    print(f"paired, ratio 1.10, CV 10%: faster {rates[Verdict.FASTER]:.1%} in {rounds:.1f} rounds")
+    assert rates[Verdict.FASTER] >= 0.80
+
+
+def test_paired_decision_reads_the_per_round_differences():
+    pairs = [(300, 290), (200, 195), (320, 300), (250, 240), (280, 270), (310, 300)]
+    paired = sequential.decide_paired(pairs)
+    unpaired = decide([a for a, _ in pairs], [b for _, b in pairs])
+    assert paired.ratio == pytest.approx(unpaired.ratio)
+    assert paired.ci_high - paired.ci_low < (unpaired.ci_high - unpaired.ci_low) / 5
+    assert sequential.decide_paired(pairs[:2]).verdict is Verdict.UNDECIDED  # under min_n
+    zeros = sequential.decide_paired([(0.0, 700.0)] * 3)
+    assert zeros.verdict is Verdict.SLOWER and zeros.ratio == 0
