@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.measure import postgres
+
 DIR = Path(tempfile.gettempdir()) / "harness-registry"
 
 
@@ -94,6 +96,9 @@ def clean(data: dict, grace: float = 3.0) -> tuple[int, list[str]]:
     removed = []
     for d in data.get("dirs", []):
         if os.path.isdir(d):
+            # A cluster restarted mid-run (by a fault, or by hand with pg_ctl) runs under a
+            # postmaster outside the recorded groups: stop it by its data directory first.
+            postgres.stop_cluster(os.path.join(d, "data"), timeout=grace)
             shutil.rmtree(d, ignore_errors=True)
             removed.append(d)
     return len(groups), removed

@@ -121,6 +121,18 @@ def test_the_watchdog_stops_a_restarted_cluster(cluster, tmp_path):
         registry.close()
 
 
+def test_a_cluster_restarted_by_hand_is_stopped_by_its_directory(tmp_path):
+    """pg_ctl restart by hand (as in the issue, under `serve`): nothing records the new
+    postmaster, yet a clean-up of the registered directory stops it before removing it."""
+    with postgres.embedded(log_dir=str(tmp_path)) as url:
+        datadir = faults.data_directory(url)
+        faults.restart_postgres(url)  # procs.REGISTRY is None: not recorded
+        assert postgres.postmaster_pid(datadir)
+        _, removed = leftovers.clean({"groups": [], "dirs": [str(datadir.parent)]})
+        assert removed == [str(datadir.parent)]
+        assert postgres.postmaster_pid(datadir) is None and not _postgres_of(datadir)
+
+
 def test_app_side_faults_under_load(cluster, tmp_path):
     app = start("fastapi_sync", cluster, tmp_path)
     try:
