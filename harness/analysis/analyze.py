@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.analysis import (
     breaking,
+    charts,
     environment,
     evidence,
     faults,
@@ -177,6 +178,8 @@ def _scenario(name: str, cfg: dict[str, Any], grouped: groups.Grouped,
         ceiling=evidence.ceiling(name, found, group_list) if found else None,
         evidence=tuple(r for r in rows if r is not None),
         stops=_stops(runs, name),
+        spectra=charts.spectra(shown, name, apps, levels),
+        resources=charts.resources(shown, name, apps, levels),
     )
 
 

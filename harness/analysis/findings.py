@@ -237,6 +237,43 @@ class Level:
     undecided: tuple[str, ...]
 
 
+PERCENTILES = ("p50", "p75", "p90", "p99", "p99.9", "max")  # a spectrum's points, in order
+
+
+@dataclass(frozen=True, slots=True)
+class Spectrum:
+    """A group's latency percentiles in one run (harness.analysis.charts): each the median over
+    the completed repeats that recorded it, in µs, in PERCENTILES order (None: not recorded)."""
+
+    run_id: str
+    app: str
+    connections: int
+    n: int  # repeats with at least one of the percentiles
+    values: tuple[float | None, ...]
+
+
+Points = tuple[tuple[float, float], ...]  # (seconds into the measured load, value)
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """One cell's sampled resources over time, from the run loaded whole: the completed repeat
+    of its group with the median throughput (harness.analysis.charts). Long cells are averaged
+    into at most charts.MAX_POINTS points per series; a series not sampled is empty."""
+
+    run_id: str
+    app: str
+    connections: int
+    repeat: int
+    rps: float | None
+    app_cpu_pct: Points  # of one core, the app's whole process tree
+    db_cpu_pct: Points  # the PostgreSQL backends that served it
+    app_rss_mb: Points
+    pg_active: Points  # the app's PostgreSQL sessions by state
+    pg_idle: Points
+    pg_idle_in_transaction: Points
+
+
 @dataclass(frozen=True, slots=True)
 class ScenarioFindings:
     name: str
@@ -262,6 +299,8 @@ class ScenarioFindings:
     ceiling: Ceiling | None
     evidence: tuple[EvidenceRow, ...]
     stops: tuple[Level, ...]
+    spectra: tuple[Spectrum, ...] = ()  # per group of the run shown, apps then levels
+    resources: tuple[Resources, ...] = ()  # per app, at one level (harness.analysis.charts)
 
     def group(self, app: str, connections: int) -> Group | None:
         for g in self.groups:

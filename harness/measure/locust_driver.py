@@ -56,7 +56,8 @@ def executable() -> list[str]:
 
 
 def render_locustfile(request: Request, *, host: str, users: int, rate: float | None,
-                      timeout: float, nonce: str, result_path: str | Path) -> str:
+                      timeout: float, nonce: str, result_path: str | Path,
+                      workers: int = 1) -> str:
     """The locustfile of one run: the template with its CONFIG line set."""
     if not re.fullmatch(r"[A-Za-z0-9_-]+", nonce):
         raise ValueError(f"nonce must be letters, digits, '_' or '-' (got {nonce!r})")
@@ -64,7 +65,7 @@ def render_locustfile(request: Request, *, host: str, users: int, rate: float | 
         "host": host, "method": request.method, "path": request.path,
         "name": f"{request.method} {request.path}", "headers": dict(request.headers),
         "body": request.body, "users": users, "rate": rate, "timeout": timeout,
-        "nonce": nonce, "result_path": str(result_path),
+        "nonce": nonce, "result_path": str(result_path), "workers": workers,
     }
     # repr() of a str is always a valid Python literal, whatever the request holds.
     line = f"CONFIG = json.loads({json.dumps(config)!r})"
@@ -162,6 +163,10 @@ def parse_result(data: Any, *, users: int, seconds: float, timeout: float,
     if not isinstance(data, dict) or not isinstance(data.get("stats"), list) \
             or not isinstance(data.get("errors"), list):
         raise LocustError("locust result: not an object with stats and errors")
+    reported = data.get("reported")
+    if isinstance(reported, int) and reported < workers:
+        raise LocustError(f"the final statistics of {workers - reported} of {workers} Locust "
+                          "workers did not reach the master: their counts would be short")
     try:
         entry = merge(data["stats"])
         latency = latency_us(entry)
@@ -214,7 +219,7 @@ def run(url: str, request: Request, connections: int, seconds: float, timeout: f
     locustfile = workdir / f"locust-{nonce}.py"
     locustfile.write_text(render_locustfile(
         request, host=f"{parts.scheme}://{parts.netloc}", users=connections, rate=rate,
-        timeout=timeout, nonce=nonce, result_path=result_path))
+        timeout=timeout, nonce=nonce, result_path=result_path, workers=total))
     if remote_workers:  # a fixed, documented port that workers elsewhere can be told
         bind_host = os.environ.get("LOCUST_MASTER_BIND_HOST", "127.0.0.1")
         bind_port = int(os.environ.get("LOCUST_MASTER_BIND_PORT", REMOTE_PORT))

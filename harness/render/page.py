@@ -32,7 +32,7 @@ def document(f: Findings) -> list[Block]:
     """Every block of the report, in order."""
     blocks = title(f) + verdict(f)
     for s in f.scenarios:
-        blocks += scenario_section.section(f, s, figures.against_connections(s))
+        blocks += scenario_section.section(f, s, figures.scenario(s))
         blocks += resilience.section(f, s.name)  # faults, or memory over time
     return (blocks + loop_section.section(f) + appendix.failures(f) + appendix.history(f)
             + appendix.methodology(f)

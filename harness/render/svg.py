@@ -1,4 +1,5 @@
-"""Small deterministic SVG line charts: linear or log axes, CI bands, a legend.
+"""Small deterministic SVG line charts: linear or log axes (x and y), CI bands, point labels, a
+legend.
 
 Written for the report instead of matplotlib, whose import alone takes about a second. The
 output depends only on the input (fixed number formatting, no ids, no dates), so identical
@@ -19,8 +20,10 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 DASHES = ("", "6 3", "2 3", "6 3 2 3")
 FONT = 11
 CHAR_W = 6.2  # average glyph width at FONT px, for laying out the legend
+BOLD = 1.1  # bold glyphs are about this much wider
 XML = '<?xml version="1.0" encoding="utf-8"?>\n'
 MAX_MARKERS = 60  # more points than this: a plain line reads better than a string of beads
+STYLE_COLOR = 7  # grey: a legend entry for a line style, not a line
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class Series:
     band: Sequence[tuple[float, float, float]] = ()  # (x, low, high): a 95% CI band
     color: int = 0  # index into PALETTE
     dash: int = 0  # index into DASHES
+    labels: Sequence[str] = ()  # one per point, written beside its marker
+    in_legend: bool = True  # False: the panel's title says what this line is
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ class Axis:
     label: str
     log: bool = False
     ticks: Sequence[tuple[float, str]] | None = None  # None: round numbers
-    min: float | None = None  # e.g. 0 for req/s
+    min: float | None = None  # e.g. 0 for req/s (ignored on a log axis)
     tick_angle: int = 0
 
 
@@ -48,6 +53,11 @@ class Chart:
     y: Axis
     series: Sequence[Series] = field(default_factory=tuple)
     height: int = 260  # of the plot area
+    # True: each point is a measured (x, y) pair, such as (req/s, p99) at one level, and the
+    # line only joins them in order; False: lines of values over a shared x (levels, time).
+    # The SVG is the same; a renderer that cannot place free points (mermaid) needs to know.
+    xy: bool = False
+    styles: Sequence[tuple[int, str]] = ()  # (dash, what it means): grey legend entries
 
 
 def _f(v: float) -> str:
@@ -84,6 +94,8 @@ class _Scale:
 def _x_range(chart: Chart) -> tuple[float, float]:
     xs = [x for s in chart.series for x, _ in s.points]
     xs += [t for t, _ in chart.x.ticks or ()]
+    if chart.x.min is not None and xs and not chart.x.log:
+        xs.append(chart.x.min)
     if chart.x.log:
         xs = [x for x in xs if x > 0]
     if not xs:
@@ -91,10 +103,32 @@ def _x_range(chart: Chart) -> tuple[float, float]:
     return min(xs), max(xs)
 
 
+def _log_ticks(ys: Sequence[float]) -> tuple[float, float, list[tuple[float, str]]]:
+    """Whole decades around the values, ticks at 1, 2 and 5 times each (1 alone past four
+    decades)."""
+    lo = 10.0 ** math.floor(math.log10(min(ys, default=1.0)) + 1e-9)
+    hi = 10.0 ** math.ceil(math.log10(max(ys, default=10.0)) - 1e-9)
+    if hi <= lo:
+        hi = lo * 10
+    decades = round(math.log10(hi / lo))
+    steps = (1,) if decades > 4 else (1, 2, 5)
+    ticks = []
+    for d in range(decades + 1):
+        base = lo * 10 ** d
+        for m in steps:
+            v = base * m
+            if v <= hi * (1 + 1e-9):
+                decimals = max(0, -math.floor(math.log10(v) + 1e-9))
+                ticks.append((v, _tick_text(v, 10.0 ** -decimals)))
+    return lo, hi, ticks
+
+
 def _y_ticks(chart: Chart) -> tuple[float, float, list[tuple[float, str]]]:
     ys = [y for s in chart.series for _, y in s.points]
     ys += [v for s in chart.series for _, lo, hi in s.band for v in (lo, hi)]
     ys = [y for y in ys if math.isfinite(y)]
+    if chart.y.log:
+        return _log_ticks([y for y in ys if y > 0])
     lo = chart.y.min if chart.y.min is not None else min(ys, default=0.0)
     hi = max(ys, default=lo + 1.0)
     if hi <= lo:
@@ -124,15 +158,18 @@ def _below(chart: Chart) -> float:
 def _panel(chart: Chart, left: float, top: float, width: float) -> list[str]:
     """One chart's plot area at (left, top): title, grid, axes, bands, lines, markers."""
     h = chart.height
+    title = chart.title + (" (shaded: 95% CI)" if any(s.band for s in chart.series) else "")
+    need = CHAR_W * BOLD * len(title)  # a long title is set smaller, not cut
+    size = f' font-size="{max(8, math.floor(FONT * width / need))}"' if need > width else ""
     out = [(f'<text x="{_f(left + width / 2)}" y="{_f(top - 8)}" text-anchor="middle" '
-           f'font-weight="bold">{escape(chart.title)}</text>')]
+           f'font-weight="bold"{size}>{escape(title)}</text>')]
     x0, x1 = _x_range(chart)
     if not chart.x.log and x0 == x1:
         x0, x1 = x0 - 1, x1 + 1
     pad = 0.04 * width
     sx = _Scale(x0, x1, left + pad, left + width - pad, chart.x.log)
     y_lo, y_hi, yticks = _y_ticks(chart)
-    sy = _Scale(y_lo, y_hi, top + h, top, False)
+    sy = _Scale(y_lo, y_hi, top + h, top, chart.y.log)
     for v, text in yticks:
         y = _f(sy(v))
         out.append(f'<line x1="{_f(left)}" y1="{y}" x2="{_f(left + width)}" y2="{y}" '
@@ -164,11 +201,13 @@ def _panel(chart: Chart, left: float, top: float, width: float) -> list[str]:
     out.append(f'<text x="{_f(left + width / 2)}" y="{_f(label_y)}" text-anchor="middle">'
                f'{escape(chart.x.label)}</text>')
     mid = _f(top + h / 2)
+    y_label = chart.y.label + (", log scale" if chart.y.log else "")
     out.append(f'<text x="{_f(left - 52)}" y="{mid}" text-anchor="middle" '
-               f'transform="rotate(-90 {_f(left - 52)} {mid})">{escape(chart.y.label)}</text>')
+               f'transform="rotate(-90 {_f(left - 52)} {mid})">{escape(y_label)}</text>')
     for s in chart.series:
         color = PALETTE[s.color % len(PALETTE)]
-        band = [(x, lo, hi) for x, lo, hi in s.band if not chart.x.log or x > 0]
+        band = [(x, lo, hi) for x, lo, hi in s.band if (not chart.x.log or x > 0)
+                and (not chart.y.log or lo > 0)]
         if band:
             edge = [(sx(x), sy(hi)) for x, _, hi in band]
             edge += [(sx(x), sy(lo)) for x, lo, _ in reversed(band)]
@@ -177,7 +216,9 @@ def _panel(chart: Chart, left: float, top: float, width: float) -> list[str]:
                        'stroke="none"/>')
     for s in chart.series:
         color = PALETTE[s.color % len(PALETTE)]
-        xy = [(sx(x), sy(y)) for x, y in s.points if not chart.x.log or x > 0]
+        kept = [i for i, (x, y) in enumerate(s.points)
+                if (not chart.x.log or x > 0) and (not chart.y.log or y > 0)]
+        xy = [(sx(s.points[i][0]), sy(s.points[i][1])) for i in kept]
         if not xy:
             continue
         dash = DASHES[s.dash % len(DASHES)]
@@ -188,13 +229,21 @@ def _panel(chart: Chart, left: float, top: float, width: float) -> list[str]:
         if len(xy) <= MAX_MARKERS:
             out += [f'<circle cx="{_f(x)}" cy="{_f(y)}" r="2.5" fill="{color}"/>'
                     for x, y in xy]
+        if len(s.labels) == len(s.points):
+            out += [f'<text x="{_f(x + 4)}" y="{_f(y - 5)}" font-size="{FONT - 2}" '
+                    f'fill="{color}">{escape(s.labels[i])}</text>'
+                    for i, (x, y) in zip(kept, xy, strict=True)]
     return out
 
 
 def _legend(series: Sequence[Series], left: float, top: float,
             width: float) -> tuple[list[str], float]:
     """Entries laid out in rows below the plots; returns the markup and its height."""
-    entries = list({s.label: s for s in series if s.points}.values())
+    first: dict[str, Series] = {}
+    for s in series:
+        if s.points and s.in_legend:
+            first.setdefault(s.label, s)  # the first line drawn with a label shows its style
+    entries = list(first.values())
     out: list[str] = []
     x, y = left, top
     for s in entries:
@@ -224,7 +273,10 @@ def figure(charts: Sequence[Chart], width: int = 640, standalone: bool = True) -
     for chart in charts:
         body += _panel(chart, left, y, plot_w)
         y += chart.height + _below(chart) + 40
-    legend, legend_h = _legend([s for c in charts for s in c.series], left, y - 12, plot_w)
+    styles = [Series(what, [(0.0, 0.0)], color=STYLE_COLOR, dash=dash)
+              for c in charts for dash, what in c.styles]
+    legend, legend_h = _legend([s for c in charts for s in c.series] + styles, left, y - 12,
+                               plot_w)
     height = round(y - 12 + legend_h + 8)
     title = " / ".join(c.title for c in charts)
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '

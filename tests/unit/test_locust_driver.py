@@ -37,9 +37,10 @@ def test_rendered_locustfile_compiles_and_carries_the_request():
     body = '{"name":"n-{{unique}}","email":"x\'\\"\\n\u00e9@{{unique}}.com"}'
     request = scenarios.Request("POST", "/users", {"Content-Type": "application/json",
                                                    "X-Quote": "a'b\"c"}, body)
-    text = render(request, rate=250.0)
+    text = render(request, rate=250.0, workers=3)
     compile(text, "locustfile.py", "exec")
     config = config_of(text)
+    assert config["workers"] == 3
     assert config["method"] == "POST" and config["path"] == "/users"
     assert config["body"] == body and config["headers"]["X-Quote"] == "a'b\"c"
     assert config["rate"] == 250.0 and config["users"] == 12 and config["timeout"] == 5.0
@@ -92,7 +93,7 @@ def entry(**kw):
 def result(**kw):
     data = {"stats": [entry()], "errors": [], "window": [1000.0, 1005.0],
             "cpu": {"master": 0.03, "worker-0": 0.41, "worker-1": 0.39},
-            "cpu_warning": False, "workers": 2, "exit_code": 0}
+            "cpu_warning": False, "workers": 2, "reported": 2, "exit_code": 0}
     data.update(kw)
     return data
 
@@ -137,6 +138,11 @@ def test_failures_are_sorted_into_wrk_kinds_and_unanswered_requests_are_not_answ
     assert load.errors == {"connect": 2, "read": 1, "write": 0, "status": 7, "timeout": 3,
                            "other": 1}
     assert load.failures["CatchResponseError('status: 500')"] == 7
+
+
+def test_a_worker_whose_final_statistics_never_arrived_fails_the_run():
+    with pytest.raises(LocustError, match="1 of 2 Locust workers"):
+        parse(result(reported=1))
 
 
 def test_open_loop_result_carries_its_rate():

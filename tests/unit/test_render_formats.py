@@ -29,7 +29,7 @@ def test_every_renderer_maps_file_names_to_contents():
 def test_html_is_one_self_contained_page():
     page = html.render(_findings())["report.html"]
     assert page.startswith("<!DOCTYPE html>")
-    assert page.count("<svg") == 4  # the charts inline
+    assert page.count("<svg") == 8  # the charts inline: req/s, p99, knee, spectrum
     assert "<?xml" not in page
     for external in ("<script", "<link", "<img", " src=", "href=", "url(", "@import"):
         assert external not in page

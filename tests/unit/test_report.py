@@ -64,8 +64,9 @@ def test_sections_in_order_and_chart_files_beside_the_report():
     assert titles == ["Verdict", "users_list", "user_create", "Failures", "Methodology",
                       "Environment", "Settings"]
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
-    assert links == ["users_list-rps.svg", "users_list-p99.svg",
-                     "user_create-rps.svg", "user_create-p99.svg"]
+    assert links == ["users_list-rps.svg", "users_list-p99.svg", "users_list-knee.svg",
+                     "users_list-spectrum.svg", "user_create-rps.svg", "user_create-p99.svg",
+                     "user_create-knee.svg", "user_create-spectrum.svg"]
     assert sorted(out) == sorted(["report.md", *links])
     assert _render(store.load(RUN)) == out  # deterministic
 
