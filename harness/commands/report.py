@@ -18,7 +18,8 @@ from harness.model import store
 HELP = "render the report (Markdown, HTML, CSV, JSON) from stored results"
 DEFAULT_DIR = "results"
 # format -> renderer module (harness.render.<module>.render(findings) -> {file name: content})
-FORMATS = {"md": "markdown", "html": "html", "csv": "csv_export", "json": "json_export"}
+FORMATS = {"md": "markdown", "html": "html", "csv": "csv_export", "json": "json_export",
+           "summary": "summary"}  # summary.md: charts as mermaid, for a GitHub job summary
 
 
 def add_arguments(p):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness.analysis.analyze import analyze
 from harness.model import store
-from harness.render import csv_export, html, json_export, markdown
+from harness.render import csv_export, html, json_export, markdown, summary
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "results" / "run-small.json"
 
@@ -24,6 +24,7 @@ def test_every_renderer_maps_file_names_to_contents():
     assert list(html.render(f)) == ["report.html"]
     assert list(csv_export.render(f)) == ["cells.csv", "groups.csv"]
     assert list(json_export.render(f)) == ["findings.json"]
+    assert list(summary.render(f)) == ["summary.md"]
 
 
 def test_html_is_one_self_contained_page():
