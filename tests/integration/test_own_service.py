@@ -62,7 +62,7 @@ def test_the_readme_example_measures_both_apps(readme_run):
         assert cell["rps"] > 0 and cell["error_rate"] == 0.0
     # Verified by the scenario's request alone: the users contract would have failed them.
     for info in run["apps"].values():
-        assert info["verification"] == {"ok": True, "failures": []}
+        assert info["verification"] == {"ok": True, "failures": [], "contract": False}
     assert run["apps"]["orders_flask"]["server"] == "gunicorn 27.0.1"
     assert run["apps"]["orders_fastapi"]["server"] == "uvicorn 0.54.0"
     packages = run["environment"]["packages"]
