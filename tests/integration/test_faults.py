@@ -18,6 +18,7 @@ import pytest
 from harness.analysis import faults as fault_analysis
 from harness.config.scenarios import Fault, Request
 from harness.measure import dataset, faults, leftovers, postgres, procs, services, timeline
+from harness.model import store
 
 pytestmark = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,7 +171,8 @@ def test_a_fault_scenario_runs_and_reports(tmp_path):
                            str(tmp_path / "out"), "--no-ceilings"], cwd=ROOT,
                           capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    run = json.loads(next((tmp_path / "out").glob("*.json")).read_text())
+    (results,) = store.files([tmp_path / "out"])  # the run, not the report's findings.json
+    run = json.loads(results.read_text())
     cells = run["cells"]
     assert len(cells) == 2 and all(c["status"] == "ok" for c in cells)
     for cell in cells:
