@@ -1,16 +1,17 @@
 """The few distribution functions the statistics need, in pure Python.
 
 Importing scipy.stats takes about 1.2 s, more than a whole one-run report may (< 1 s). These
-are the textbook algorithms (regularized incomplete beta by Lentz's continued fraction, a
-safeguarded Newton iteration for quantiles), checked against scipy in tests/unit/test_stats.py
-to 1e-10 relative.
+are the textbook algorithms (regularized incomplete beta by Lentz's continued fraction; t
+quantiles from Hill's start refined by Taylor steps, a safeguarded Newton iteration below 1
+degree of freedom), checked against scipy in tests/unit/test_stats.py: the t quantile within
+1e-11 relative of scipy's, what the sequential decisions read (tests/unit/test_sequential.py).
 """
 
 from __future__ import annotations
 
 import math
 from fractions import Fraction
-from functools import cache
+from functools import cache, lru_cache
 from statistics import NormalDist
 
 _EPS = 1e-15
@@ -76,15 +77,58 @@ def t_pdf(t: float, df: float) -> float:
                     - 0.5 * math.log(df * math.pi) - (df + 1) / 2 * math.log1p(t * t / df))
 
 
+@lru_cache(maxsize=1024)  # the same few (p, df) come back: looks, alpha shares, n - 1
 def t_ppf(p: float, df: float) -> float:
-    """Quantile of Student's t: the t with P(T <= t) = p."""
+    """Quantile of Student's t: the t with P(T <= t) = p.
+
+    For df > 1, Hill's start (ACM algorithm 396, within a few % of the answer) refined by
+    two-term Taylor steps on t_sf (as R's qt does), which converge cubically: one or two steps
+    land within 1e-12 of scipy's stdtrit, in ~15 us instead of the bracketed Newton's ~300."""
     if not 0.0 < p < 1.0:
         raise ValueError(f"p must be in (0, 1), got {p}")
     if p < 0.5:
         return -t_ppf(1.0 - p, df)
     if p == 0.5:
         return 0.0
-    q = 1.0 - p
+    q = 1.0 - p  # exact for p >= 0.5
+    if df > 1.0:
+        t = _hill(2.0 * q, df)
+        for _ in range(10):
+            x = (t_sf(t, df) - q) / t_pdf(t, df)
+            if not math.isfinite(x):
+                break
+            t += x * (1.0 + x * t * (df + 1.0) / (2.0 * (t * t + df)))
+            if abs(x) <= 1e-8 * t:  # the next step would be below 1e-20 of t
+                return t
+    return _t_ppf_bracketed(q, p, df)
+
+
+def _hill(two_sided: float, df: float) -> float:
+    """Hill (1970), ACM algorithm 396: the upper t quantile whose two-sided tail probability
+    is `two_sided`, for df > 1; a start for the Taylor steps (R's qt uses the same)."""
+    a = 1.0 / (df - 0.5)
+    b = 48.0 / (a * a)
+    c = ((20700.0 * a / b - 98.0) * a - 16.0) * a + 96.36
+    d = ((94.5 / (b + c) - 3.0) / b + 1.0) * math.sqrt(a * math.pi / 2.0) * df
+    y = (d * two_sided) ** (2.0 / df)
+    if (df < 2.1 and two_sided > 0.5) or y > 0.05 + a:  # about the normal quantile
+        x = norm_ppf(0.5 * two_sided)
+        y = x * x
+        if df < 5:
+            c += 0.3 * (df - 4.5) * (x + 0.6)
+        c = (((0.05 * d * x - 5.0) * x - 7.0) * x - 2.0) * x + b + c
+        y = (((((0.4 * y + 6.3) * y + 36.0) * y + 94.5) / c - y - 3.0) / b + 1.0) * x
+        y = math.expm1(a * y * y)
+    elif y > 0.0:
+        y = ((1.0 / (((df + 6.0) / (df * y) - 0.089 * d - 0.822) * (df + 2.0) * 3.0)
+              + 0.5 / (df + 4.0)) * y - 1.0) * (df + 1.0) / (df + 2.0) + 1.0 / y
+    else:  # a tail too far out for the expansion: let the steps (or the fallback) find it
+        return 1e8
+    return math.sqrt(df * y)
+
+
+def _t_ppf_bracketed(q: float, p: float, df: float) -> float:
+    """The upper quantile by a safeguarded Newton iteration: any df (below 1 too), slower."""
     # The t quantile lies above the normal one; keep a bracket so that a wild Newton step on a
     # heavy tail (df near 1) falls back to bisection instead of diverging.
     lo, hi = 0.0, max(1.0, norm_ppf(p))
@@ -123,11 +167,15 @@ def _cornish_fisher(z: float, df: float) -> float:
 def median_rank(n: int, alpha: float) -> int:
     """The k of the order-statistic CI [x(k), x(n+1-k)] of a median: the largest k >= 1 with
     P(B < k) <= alpha / 2 for B ~ Binomial(n, 1/2), in exact integer arithmetic."""
-    limit = Fraction(alpha) / 2 * 2**n  # compare counts of outcomes, not rounded probabilities
+    # Compare counts of outcomes, not rounded probabilities: below > alpha / 2 * 2^n, with
+    # alpha = num / den exactly, is below * 2 * den > num * 2^n, in integers (a Fraction
+    # comparison at each step took 10 ms for n = 7000).
+    num, den = Fraction(alpha).as_integer_ratio()
+    limit, scale = num << n, 2 * den
     k, below, comb = 0, 0, 1  # below = sum of C(n, i) for i <= k
     while True:
         below += comb
-        if below > limit:
+        if below * scale > limit:
             break
         k += 1
         comb = comb * (n - k + 1) // k

@@ -62,14 +62,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
-from scipy import special
-from scipy import stats as sps
+from harness.analysis import dist
 
 LOOK_STEP = 1.4  # ratio between consecutive looks: ~8 looks from 3 to 30
 POWER = 0.80  # for the minimum detectable effect
 # Throughput is compared as log(1 + req/s): a round that served nothing counts as 1 req/s.
 THROUGHPUT_OFFSET = 1.0
-_Z_POWER = float(sps.norm.ppf(POWER))
+_Z_POWER = dist.norm_ppf(POWER)
 
 
 class Verdict(StrEnum):
@@ -152,9 +151,7 @@ def decide(a: Sequence[float], b: Sequence[float], *, min_effect: float = 0.05,
     denom = (va * va + vb * vb) / (look - 1)
     # Welch-Satterthwaite; the pooled df only where it cannot matter (se ~ 0).
     df = (va + vb) ** 2 / denom if denom > 0 else 2.0 * look - 2
-    # scipy.stats.t.ppf is this same routine behind ~80 us of argument checking per call; the
-    # simulations in the tests call decide ~10^5 times.
-    t_crit = float(special.stdtrit(df, 1 - alpha_k / 2))
+    t_crit = dist.t_ppf(1 - alpha_k / 2, df)
     lo, hi = d - t_crit * se, d + t_crit * se
 
     return Decision(_verdict(d, lo, hi, min_effect, higher_is_better), math.exp(d),
@@ -198,7 +195,7 @@ def decide_paired(pairs: Sequence[tuple[float, float]], *, min_effect: float = 0
     alpha_k = spending(min_n, max_n, alpha)[k]
     d, var = _mean_var([math.log(x) - math.log(y) for x, y in zip(xa, xb, strict=True)])
     se = math.sqrt(var / look)
-    t_crit = float(special.stdtrit(look - 1, 1 - alpha_k / 2))
+    t_crit = dist.t_ppf(1 - alpha_k / 2, look - 1)
     lo, hi = d - t_crit * se, d + t_crit * se
     return Decision(_verdict(d, lo, hi, min_effect, higher_is_better), math.exp(d),
                     math.exp(lo), math.exp(hi), n, n, look, alpha_k,
