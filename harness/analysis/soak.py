@@ -43,6 +43,7 @@ class OverTime:
     rss_start_mb: float | None
     rss_end_mb: float | None
     rss_growth: float | None  # rss_end / rss_start - 1
+    longest_silence_s: float  # the longest stretch of intervals without a single answer
     errors: dict[str, int]  # wrk's kinds with a count, plus non_2xx answers
     flags: tuple[SoakFlag, ...]
 
@@ -101,6 +102,10 @@ def over_time(run_id: str, cell: Cell) -> OverTime:
             if t is not None and mb is not None and mb > 0:
                 rss += ((float(t), float(mb)),)
     rps_start, rps_end = _edges([v for _, v in rps], statistics.fmean)
+    silence = longest = 0
+    for _, v in rps:
+        silence = silence + 1 if v == 0 else 0
+        longest = max(longest, silence)
     rss_start, rss_end = _edges([v for _, v in rss])
     growth = (round(rss_end / rss_start - 1, 4)
               if rss_start and rss_end is not None else None)
@@ -120,4 +125,5 @@ def over_time(run_id: str, cell: Cell) -> OverTime:
         repeat=cell.repeat, duration_s=cell.load.duration_s if cell.load else None,
         rps=tuple((round(t, 3), round(v, 1)) for t, v in rps), rss_mb=rss,
         rps_start=rps_start, rps_end=rps_end, rss_start_mb=rss_start, rss_end_mb=rss_end,
-        rss_growth=growth, errors=errors, flags=tuple(flags))
+        rss_growth=growth, longest_silence_s=longest * tl.interval_s if tl else 0.0,
+        errors=errors, flags=tuple(flags))

@@ -81,9 +81,11 @@ def script(interval: float, path: str | Path) -> str:
     return LUA.replace("@WIDTH@", values["WIDTH"]).replace("@PATH@", values["PATH"])
 
 
-def parse(text: str, interval: float, origin: float) -> Timeline:
+def parse(text: str, interval: float, origin: float, span: float | None = None) -> Timeline:
     """The JSON written by the script -> a Timeline with `t` in seconds from `origin` (a
-    time.monotonic() value): one row per interval from the first answer to the last."""
+    time.monotonic() value): one row per interval from the first answer to the last, and with
+    `span` (the seconds the load ran) at least from `origin` to `origin + span`: an app that
+    answers nothing for a while shows as empty intervals, at the start and the end too."""
     try:
         pairs = json.loads(text)
         counts: dict[int, dict[int, int]] = {}
@@ -93,9 +95,12 @@ def parse(text: str, interval: float, origin: float) -> Timeline:
             row[cls] = row.get(cls, 0) + int(count)
     except (ValueError, TypeError) as exc:
         raise wrk.WrkError(f"wrk timeline is not a list of [key, count] pairs: {exc}") from None
+    slots = set(counts)
+    if span is not None:
+        slots |= {math.floor(origin / interval), math.floor((origin + span) / interval)}
     rows: list[list[float]] = []
-    if counts:
-        for slot in range(min(counts), max(counts) + 1):
+    if slots:
+        for slot in range(min(slots), max(slots) + 1):
             row = counts.get(slot, {})
             rows.append([round(slot * interval - origin, 3), row.get(0, 0),
                          *(row.get(c, 0) for c in (2, 3, 4, 5))])
@@ -117,4 +122,4 @@ def run(url, request, connections, threads, seconds, timeout, workdir, interval,
     except FileNotFoundError:
         raise wrk.WrkError("wrk wrote no timeline (did the Lua script fail?)") from None
     out.unlink()
-    return result, parse(text, interval, origin)
+    return result, parse(text, interval, origin, span=result.duration_s)

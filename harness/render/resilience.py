@@ -165,11 +165,14 @@ def soak(so: SoakFindings) -> list[Block]:
     rows = tuple((f"`{c.app}`", f"{c.connections}", f"{c.repeat + 1}",
                   f"{units.rps(c.rps_start)} → {units.rps(c.rps_end)}",
                   f"{units.num(c.rss_start_mb)} → {units.num(c.rss_end_mb)}",
-                  units.pct(c.rss_growth), _errors(c.errors),
-                  ", ".join(f.value for f in c.flags) or "–") for c in so.cells)
+                  units.pct(c.rss_growth),
+                  f"{c.longest_silence_s:g} s" if c.longest_silence_s else "–",
+                  _errors(c.errors), ", ".join(f.value for f in c.flags) or "–")
+                 for c in so.cells)
     blocks.append(Table(("app", "connections", "round", "req/s start → end",
-                         "RSS MB start → end", "RSS growth", "errors", "flags"),
-                        "lrrrrrll", rows))
+                         "RSS MB start → end", "RSS growth", "longest without an answer",
+                         "errors", "flags"),
+                        "lrrrrrrll", rows))
     figures = []
     for metric, label, attr in (("rss", "RSS (MB)", "rss_mb"), ("rps", "requests/s", "rps")):
         series = [svg.Series(f"{c.app} c={c.connections} round {c.repeat + 1}",

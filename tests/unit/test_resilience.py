@@ -42,6 +42,10 @@ def test_parse_sums_threads_and_fills_gaps():
     assert tl.columns == ["t", "responses", "status_2xx", "status_3xx", "status_4xx",
                           "status_5xx"]
     assert tl.rows == [[0.1, 5, 3, 0, 0, 2], [0.35, 0, 0, 0, 0, 0], [0.6, 1, 1, 0, 0, 0]]
+    # Given how long the load ran, the intervals without an answer at either end are there.
+    tl = timeline.parse(json.dumps(pairs), 0.25, 99.5, span=1.5)
+    assert [r[:2] for r in tl.rows] == [[0.0, 0], [0.25, 0], [0.5, 5], [0.75, 0], [1.0, 1],
+                                        [1.25, 0], [1.5, 0]]
 
 
 def test_script_keeps_the_summary_callbacks_and_quotes_the_path():
@@ -165,9 +169,12 @@ def test_soak_flags_growth_and_errors():
         c.scenario = "soak"
     (so,) = soak.analyze(_run(cells, cfg))
     grow, quiet = so.cells
+    assert grow.longest_silence_s == 0
     assert grow.rss_growth > 0.4 and grow.flags == (SoakFlag.RSS_GROWTH, SoakFlag.ERRORS)
     assert grow.errors == {"non_2xx": 1}
     assert quiet.flags == (SoakFlag.ERRORS,) and quiet.errors == {"timeout": 2}
+    stalled = soak.over_time("r", _cell(series([700] * 20 + [0] * 5 + [700] * 25, step=1.0), []))
+    assert stalled.longest_silence_s == 5.0 and stalled.flags == ()
     assert quiet.rss_growth == pytest.approx(81 / 80 - 1, abs=1e-3)
     blocks = resilience.soak(so)
     assert isinstance(blocks[1], Quote) and "RSS grew" in blocks[1].text
