@@ -9,6 +9,7 @@ defaults (the first app against each other, then every pair of the others).
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Sequence
 from typing import Any
@@ -41,7 +42,8 @@ from harness.analysis.findings import (
 )
 from harness.analysis.history import history
 from harness.config.scenarios import default_comparisons
-from harness.model.results import AppInfo, CellStatus, Run, RunCore, StopReason
+from harness.model import digest
+from harness.model.results import AppInfo, CellCore, CellStatus, Run, RunCore, StopReason
 
 MAX_FAILURES = 50  # failed cells listed one by one; the rest are counted
 
@@ -52,8 +54,10 @@ def analyze(runs: Sequence[RunCore], detail: Run | None = None, *,
     (the newest, loaded whole), if any."""
     grouped = groups.group(runs)
     sampled = groups.group([detail]) if detail is not None else None
-    # The evidence comes from one run: the one loaded whole, else the newest.
-    shown = sampled or (groups.group(runs[-1:]) if runs else None)
+    # The evidence comes from one run: the one loaded whole, else the newest (its cells read
+    # from its results file if it was read through a digest).
+    shown = sampled or (groups.group([dataclasses.replace(runs[-1], cells=list(runs[-1].cells))])
+                        if runs else None)
     adaptive = {(lv.scenario, lv.connections) for r in runs for lv in r.levels
                 if lv.reason is not StopReason.FIXED}
     config = _config(runs)
@@ -61,8 +65,7 @@ def analyze(runs: Sequence[RunCore], detail: Run | None = None, *,
     order = _apps(grouped.apps, _baseline(first, grouped.apps))
     summaries = {
         key: groups.summarize(key, members,
-                              [m.cell for m in sampled.cells.get(key, ())] if sampled else (),
-                              alpha)
+                              _whole(sampled.cells.get(key, ())) if sampled else (), alpha)
         for key, members in grouped.cells.items()}
     scenarios = tuple(
         _scenario(name, config.get(name, {}), grouped, summaries, runs, shown, adaptive, alpha)
@@ -88,7 +91,7 @@ def analyze(runs: Sequence[RunCore], detail: Run | None = None, *,
         and all(i.verification.contract for i in info.values()),
         settings=_settings(grouped, order, info),
         layout=Layout.of((detail or runs[-1]).cpu_layout if runs or detail else None),
-        history=history(grouped.rows, [r.run_id for r in runs], grouped.scenarios, order)
+        history=history(grouped, [r.run_id for r in runs], grouped.scenarios, order)
         if len(runs) > 1 else None,
         cells=tuple(grouped.rows),
         alpha=alpha, noisy_cv=stats.NOISY_CV, few_repeats=stats.FEW_REPEATS,
@@ -153,7 +156,7 @@ def _scenario(name: str, cfg: dict[str, Any], grouped: groups.Grouped,
                        if (name, a, c) in summaries)
     found = next((r.ceilings[name] for r in reversed(runs) if name in r.ceilings), None)
     by_key = shown.cells if shown is not None else {}
-    rows = [evidence.row(name, a, c, [m.cell for m in by_key.get((name, a, c), ())])
+    rows = [evidence.row(name, a, c, _whole(by_key.get((name, a, c), ())))
             for a in apps for c in levels]
     thresholds = dict.fromkeys(cfg.get("thresholds") or [])
     for a in apps:
@@ -199,8 +202,14 @@ def _header(run: RunCore, measured: Sequence[str]) -> RunHeader:
     return RunHeader(
         run_id=run.run_id, status=run.status, started_at=run.started_at or None,
         finished_at=run.finished_at, cells=len(run.cells),
-        failed=sum(c.status is not CellStatus.OK for c in run.cells), command=tuple(run.command),
+        failed=sum(c.status is not CellStatus.OK for c in digest.facts(run.cells)),
+        command=tuple(run.command),
         not_measured=tuple(str(s) for s in configured if s not in measured))
+
+
+def _whole(members: Sequence[groups.Measured]) -> list[CellCore]:
+    """The cells of a run loaded whole, as the model has them (never digest rows)."""
+    return [m.cell for m in members if isinstance(m.cell, CellCore)]
 
 
 def _run_order(runs: Sequence[RunCore]):
@@ -222,9 +231,11 @@ def _settings(grouped: groups.Grouped, order: Sequence[str],
     for (scenario, app, _), members in grouped.cells.items():
         last = None
         for m in members:
-            if m.cell.settings == last:  # most cells of a group repeat the same settings
+            settings = m.cell.settings
+            # Most cells of a group repeat the same settings (one object, through a digest).
+            if settings is last or settings == last:
                 continue
-            last = m.cell.settings
+            last = settings
             for k, v in last.items():
                 where = per_app.setdefault(app, {}).setdefault(k, {}).setdefault(v, [])
                 if scenario not in where:

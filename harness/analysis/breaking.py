@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 from harness.analysis import stats
 from harness.analysis.findings import BreakingPoint, Capacity, Problems, ThresholdMiss
-from harness.analysis.groups import Grouped, total_cpu_ms
-from harness.model.results import CellCore, CellStatus, ThresholdResult
+from harness.analysis.groups import Cell, Grouped, total_cpu_ms
+from harness.model.results import CellStatus, ThresholdResult
 
 MAX_VALUES = 5  # failing values kept per threshold: enough to show the size of the miss
 
 
-def log_counts(cells: Sequence[CellCore]) -> dict[str, int]:
+def log_counts(cells: Sequence[Cell]) -> dict[str, int]:
     """App-log categories summed over the repeats, most frequent first (ties by name)."""
     counts: dict[str, int] = {}
     for c in cells:
@@ -21,7 +21,7 @@ def log_counts(cells: Sequence[CellCore]) -> dict[str, int]:
     return dict(sorted(((k, n) for k, n in counts.items() if n), key=lambda kv: (-kv[1], kv[0])))
 
 
-def problems(cells: Sequence[CellCore]) -> Problems | None:
+def problems(cells: Sequence[Cell]) -> Problems | None:
     """What broke in one group of repeats; None if every repeat completed and met every
     threshold. Log counts and stuck repeats are evidence, not a break on their own."""
     failed = [c for c in cells if c.status is not CellStatus.OK]

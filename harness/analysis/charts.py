@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from harness.analysis.findings import PERCENTILES, Points, Resources, Spectrum
 from harness.analysis.groups import Grouped, Measured
-from harness.model.results import Cell
+from harness.model.results import Cell, CellCore
 
 MAX_POINTS = 120  # per resource series: a 5-minute soak sampled every 0.5 s is 600 rows
 SERIES = ("app_cpu_pct", "db_cpu_pct", "app_rss_mb", "pg_active", "pg_idle",
@@ -41,7 +41,7 @@ def spectra(shown: Grouped | None, scenario: str, apps: Sequence[str],
             n = 0
             run_id = ""
             for m in shown.cells.get((scenario, app, conns), ()):
-                load = m.cell.load
+                load = m.cell.load if isinstance(m.cell, CellCore) else None  # not a digest
                 if not m.row.ok or load is None:
                     continue
                 seen = False

@@ -55,11 +55,13 @@ def compare(baseline: str, current: str, min_effect: float = 0.05, confirm: str 
         missing = baseline if not Path(baseline).exists() else current
         raise errors.UsageError(f"{missing}: no such file or directory")
     current_path = Path(current)
-    now = store.latest(current_path) if current_path.is_dir() else store.load(current_path)
-    past = [r for r in store.load_many([baseline]) if r.run_id != now.run_id]
-    if not past:
-        raise errors.UsageError(f"{baseline}: holds no run other than the current one")
-    result = comparison.compare(past, now, min_effect=min_effect)
+    with store.no_gc():  # a thousand past runs: see store.no_gc
+        now = store.latest(current_path) if current_path.is_dir() \
+            else store.load_cores([current_path])[0]
+        past = [r for r in store.load_many([baseline]) if r.run_id != now.run_id]
+        if not past:
+            raise errors.UsageError(f"{baseline}: holds no run other than the current one")
+        result = comparison.compare(past, now, min_effect=min_effect)
     if not comparison.compared(result):
         raise errors.UsageError(f"{current}: shares no (scenario, app, connections) group "
                                 f"with {baseline}: nothing to compare")

@@ -1,7 +1,8 @@
 """`report`: findings from stored results, written as Markdown, HTML, CSV and JSON.
 
-Nothing is measured. Many runs are read without their sampled time series (fast: a thousand in
-about a second); the newest is read whole for the evidence sections.
+Nothing is measured. Many runs are read through their digests (harness.model.digest: what the
+analysis reads, cached beside each results file); the newest is read whole for the evidence
+sections.
 """
 
 from __future__ import annotations
@@ -54,13 +55,16 @@ def report(paths: list[str] | None = None, out: str | Path | None = None,
             raise errors.UsageError(f"{DEFAULT_DIR}: no results files; run `python -m harness "
                                     "run` first")
         default_dir = Path(DEFAULT_DIR)
-    cores = [store.load(f, full=False) for f in found]
-    order = sorted(range(len(found)), key=lambda i: cores[i].started_at or "")
-    if not paths:
-        order = order[-1:]  # no argument: the newest run alone
-    runs = [cores[i] for i in order]
-    detail = store.load(found[order[-1]])  # the newest, with its sampled evidence
-    return write(runs, detail, out or default_dir, formats)
+    with store.no_gc():
+        if len(found) == 1:
+            detail = store.load(found[0])
+            return write([detail], detail, out or default_dir, formats)
+        cores = store.load_cores(found)  # through their digests: fast by the thousand
+        order = sorted(range(len(found)), key=lambda i: cores[i].started_at or "")
+        detail = store.load(found[order[-1]])  # the newest, with its sampled evidence
+        # No argument: the newest run alone.
+        runs = [cores[i] for i in order] if paths else [detail]
+        return write(runs, detail, out or default_dir, formats)
 
 
 def write(runs, detail, out: str | Path, formats: tuple[str, ...] = tuple(FORMATS)) -> list[Path]:
