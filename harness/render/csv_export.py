@@ -1,6 +1,11 @@
 """cells.csv (one row per cell) and groups.csv (one row per scenario × app × connections), for
 spreadsheets and pandas. Column names are stable and carry their unit; an empty field is a value
 that was not measured. Numbers are written in full precision, never formatted for reading.
+
+Over several runs groups.csv pools them all, as the report does, and cells.csv lists the cells
+of the newest run alone (the run whose evidence the report shows): a history of a thousand runs
+would otherwise make a hundred thousand rows (16 MB) at every report. Every cell of every run
+stays in the results files; `harness report RUN.json` writes one run's cells.csv.
 """
 
 from __future__ import annotations
@@ -10,7 +15,14 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from harness.analysis.findings import Findings, Group, Metric, ScenarioFindings, Summary
+from harness.analysis.findings import (
+    CellRow,
+    Findings,
+    Group,
+    Metric,
+    ScenarioFindings,
+    Summary,
+)
 
 CELLS = "cells.csv"
 GROUPS = "groups.csv"
@@ -58,11 +70,19 @@ def _versus(s: ScenarioFindings, g: Group, metric: Metric) -> list[Any]:
     return [c.ratio, c.ci_low, c.ci_high, None if c.verdict is None else c.verdict.value]
 
 
+def shown_cells(findings: Findings) -> Iterable[CellRow]:
+    """Every cell of a single run; over several, the newest run's."""
+    if len(findings.runs) <= 1:
+        return findings.cells
+    newest = findings.detail_run or findings.runs[-1].run_id
+    return (c for c in findings.cells if c.run_id == newest)
+
+
 def render(findings: Findings) -> dict[str, str]:
     cells = ((c.run_id, c.scenario, c.app, c.connections, c.repeat, c.status, c.reason, c.rps,
               c.error_rate, _ms(c.p50_us), _ms(c.p90_us), _ms(c.p99_us), c.timeouts,
               c.requests, c.app_cpu_ms, c.db_cpu_ms, c.requests_per_cpu_s, int(c.restarted),
-              int(c.stuck)) for c in findings.cells)
+              int(c.stuck)) for c in shown_cells(findings))
     groups = []
     for s in findings.scenarios:
         for g in s.groups:

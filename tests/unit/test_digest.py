@@ -1,6 +1,8 @@
 """Digests (harness.model.digest): a cache of what the analysis of many runs reads, never
 trusted over the results file it was made from."""
 
+import csv
+import io
 import json
 import os
 import random
@@ -17,6 +19,7 @@ from harness.analysis.analyze import analyze
 from harness.commands import report
 from harness.model import digest, store
 from harness.model.results import LevelStop, LoadResult, StopReason
+from harness.render import csv_export
 from tests.fixtures.report import builders as b
 
 V1 = Path(__file__).parent.parent / "fixtures" / "results" / "run-small.json"
@@ -163,6 +166,20 @@ def test_the_report_path_imports_neither_scipy_nor_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).parents[2]).stdout
     assert out.split() == ["False", "False"]  # scipy alone takes longer than a report may
+
+
+def test_over_several_runs_cells_csv_lists_the_newest_run_and_groups_csv_pools_them(history):
+    runs = store.load_many([history])
+    newest = store.load(store.files([history])[-1])
+    out = csv_export.render(analyze(runs, newest))
+    cells = list(csv.DictReader(io.StringIO(out["cells.csv"])))
+    assert {c["run_id"] for c in cells} == {"20261203T100000Z"} and len(cells) == 10
+    groups = list(csv.DictReader(io.StringIO(out["groups.csv"])))
+    pooled = next(g for g in groups if (g["scenario"], g["app"], g["connections"]) ==
+                  ("s", "a", "8"))
+    assert pooled["n_ok"] == "12"  # 4 repeats in each of 3 runs
+    one = csv_export.render(analyze([newest], newest))["cells.csv"]
+    assert one == out["cells.csv"]
 
 
 def test_one_run_reads_the_same_whole_or_through_its_digest(history):
