@@ -205,7 +205,9 @@ def lines(chart: svg.Chart) -> Drawn:
             # 0.5 s apart), so that the grid does not invent points between them.
             gaps = [b - a for s in series
                     for a, b in itertools.pairwise(sorted({x for x, _ in s.points}))]
-            step = grid_step(max((hi - lo) / (MAX_POINTS - 1), 0.75 * statistics.median(gaps)))
+            # Lines of one point each (at different x) have no spacing of their own.
+            spacing = statistics.median(gaps) if gaps else hi - lo
+            step = grid_step(max((hi - lo) / (MAX_POINTS - 1), 0.75 * spacing))
             first = math.ceil(lo / step - 1e-9) * step
             count = math.floor((hi - first) / step + 1e-9) + 1
             grid = [first + i * step for i in range(count)] if count > 1 else grid

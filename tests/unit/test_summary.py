@@ -262,3 +262,13 @@ def test_lines_sharing_colours_split_by_dash_named_by_what_their_labels_share():
         "soak: RSS (MB) over time: c=12 round 1", "soak: RSS (MB) over time: c=12 round 2"]
     assert drawn[1].caption == "Lines: a c=12 round 2 (blue), b c=12 round 2 (orange)."
     assert mermaid._common_end(["a x", "b y"]) == ""
+
+
+def test_lines_of_one_point_each_at_different_x_are_drawn():
+    # e.g. a history where each app was measured in a different run: no spacing to read.
+    from harness.render import mermaid
+    from harness.render.svg import Axis, Chart, Series
+
+    chart = Chart(title="t", x=Axis("run"), y=Axis("req/s"),
+                  series=(Series("a", ((1.0, 10.0),)), Series("b", ((2.0, 12.0),))))
+    assert mermaid.draw(chart)
