@@ -166,7 +166,7 @@ def test_a_progressing_app_a_working_app_or_a_pool_below_its_limit_is_not_stuck(
             if mode == "progressing":  # told apart by its sessions' state changes alone
                 assert series["app_cpu_pct"].mean < 100 * sampler.STUCK_MAX_CPU
             if mode == "spinning":  # told apart by its CPU alone
-                assert series["app_cpu_pct"].mean > 50
+                assert series["app_cpu_pct"].mean > 2 * 100 * sampler.STUCK_MAX_CPU  # shared CPU
         finally:
             _stop(app)
 
