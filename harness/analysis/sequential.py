@@ -135,12 +135,8 @@ def decide(a: Sequence[float], b: Sequence[float], *, min_effect: float = 0.05,
     xa, xb = xa[:look], xb[:look]  # the look's statistic, not whatever arrived since
 
     if min(xa) == 0 or min(xb) == 0:
-        ratio = _plain_ratio(xa, xb)
-        verdict = Verdict.UNDECIDED
-        if ratio == 0 or ratio == math.inf:  # one side all zeros, the other all positive
-            a_better = (ratio == math.inf) == higher_is_better
-            verdict = Verdict.FASTER if a_better else Verdict.SLOWER
-        return Decision(verdict, ratio, None, None, n_a, n_b, look, None, None)
+        return Decision(*_with_zeros(xa, xb, higher_is_better), None, None, n_a, n_b, look,
+                        None, None)
 
     alpha_k = spending(min_n, max_n, alpha)[k]
     mean_a, var_a = _mean_var([math.log(x) for x in xa])
@@ -186,12 +182,8 @@ def decide_paired(pairs: Sequence[tuple[float, float]], *, min_effect: float = 0
     look = schedule[k]
     xa, xb = xa[:look], xb[:look]  # the look's statistic, not whatever arrived since
     if min(xa) == 0 or min(xb) == 0:
-        ratio = _plain_ratio(xa, xb)
-        verdict = Verdict.UNDECIDED
-        if ratio == 0 or ratio == math.inf:  # one side all zeros, the other all positive
-            verdict = Verdict.FASTER if (ratio == math.inf) == higher_is_better \
-                else Verdict.SLOWER
-        return Decision(verdict, ratio, None, None, n, n, look, None, None)
+        return Decision(*_with_zeros(xa, xb, higher_is_better), None, None, n, n, look, None,
+                        None)
     alpha_k = spending(min_n, max_n, alpha)[k]
     d, var = _mean_var([math.log(x) - math.log(y) for x, y in zip(xa, xb, strict=True)])
     se = math.sqrt(var / look)
@@ -214,6 +206,17 @@ def _verdict(d: float, lo: float, hi: float, min_effect: float,
     if -band <= lo and hi <= band:
         return Verdict.EQUIVALENT
     return Verdict.UNDECIDED
+
+
+def _with_zeros(xa: list[float], xb: list[float],
+                higher_is_better: bool) -> tuple[Verdict, float | None]:
+    """A sample with a zero has no logarithm: one side all zeros against all positive is a
+    certain difference; any other mix is undecided (see the module)."""
+    ratio = _plain_ratio(xa, xb)
+    if ratio == 0 or ratio == math.inf:
+        a_better = (ratio == math.inf) == higher_is_better
+        return (Verdict.FASTER if a_better else Verdict.SLOWER), ratio
+    return Verdict.UNDECIDED, ratio
 
 
 def _checked(values: Sequence[float]) -> list[float]:

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.measure import postgres
+from harness.measure import postgres, procs
 
 DIR = Path(tempfile.gettempdir()) / "harness-registry"
 
@@ -91,7 +91,7 @@ def clean(data: dict, grace: float = 3.0) -> tuple[int, list[str]]:
                 pass
         deadline = time.monotonic() + grace
         while sig == signal.SIGTERM and time.monotonic() < deadline and any(
-                _group_exists(p) for p in groups):
+                procs.group_alive(p) for p in groups):
             time.sleep(0.05)
     removed = []
     for d in data.get("dirs", []):
@@ -102,16 +102,6 @@ def clean(data: dict, grace: float = 3.0) -> tuple[int, list[str]]:
             shutil.rmtree(d, ignore_errors=True)
             removed.append(d)
     return len(groups), removed
-
-
-def _group_exists(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def sweep(directory: Path = DIR) -> list[str]:

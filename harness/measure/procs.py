@@ -46,12 +46,12 @@ def stop(*processes, timeout=10.0, sig=signal.SIGTERM):
         _signal(proc.pid, sig)  # start_new_session makes the leader's pid the group id
     deadline = time.monotonic() + timeout
     # uvicorn/gunicorn workers outlive their master by a moment: wait for the whole group.
-    while time.monotonic() < deadline and any(_group_alive(p.pid) for p in processes):
+    while time.monotonic() < deadline and any(group_alive(p.pid) for p in processes):
         for proc in processes:
             proc.poll()
         time.sleep(0.05)
     for proc in processes:
-        if _group_alive(proc.pid):
+        if group_alive(proc.pid):
             _signal(proc.pid, signal.SIGKILL)
         try:
             proc.wait(timeout=5)
@@ -78,7 +78,8 @@ def stop_all():
             print(f"warning: could not stop pid {proc.pid}: {exc}", file=sys.stderr)
 
 
-def _group_alive(pgid):
+def group_alive(pgid):
+    """True while any process of the group exists (a zombie leader counts until reaped)."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
