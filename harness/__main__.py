@@ -65,7 +65,10 @@ def version_text() -> str:
 
     lines = [(f"ffbench {locations.version()} (Python {platform.python_version()}, "
               f"{sys.executable}; apps from {locations.APPS_DIR})")]
-    apps = [(s, "") for s in services.discover().values()]
+    # variants pinning other versions are listed; those only run the app another way are not
+    apps = [(s, f" (variant of {s.variant_of})" if s.variant_of else "")
+            for s in services.discover().values()
+            if not s.variant_of or s.environment == "own"]
     apps += [(s, " (ceiling)") for s in services.discover(reference=True).values()]
     for service, role in apps:
         pins = []

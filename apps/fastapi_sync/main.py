@@ -28,6 +28,11 @@ engine = create_engine(
     pool_pre_ping=os.environ.get("POOL_PRE_PING", "0") == "1",
 )
 SessionLocal = sessionmaker(engine, expire_on_commit=False)
+# "early": each endpoint builds its response model and closes its session before returning, so
+# that FastAPI's response validation (another threadpool hop) holds no pooled connection; the
+# mitigation of the pool deadlock measured by the `mitigations` scenario. Default: "dependency",
+# the session closes when its dependency exits, as FastAPI's tutorial does it.
+EARLY_RELEASE = os.environ.get("SESSION_RELEASE", "dependency") == "early"
 
 
 class Base(DeclarativeBase):
@@ -100,6 +105,16 @@ def get_session() -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_session)]
 
 
+def released(session: Session, value: User) -> User | UserOut:
+    """The response; with SESSION_RELEASE=early, already a UserOut and the connection back in
+    the pool."""
+    if not EARLY_RELEASE:
+        return value
+    out = UserOut.model_validate(value)
+    session.close()
+    return out
+
+
 @app.get("/health")
 def health(session: DbSession) -> dict[str, str]:
     try:
@@ -115,7 +130,12 @@ def list_users(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[UserOut]:
-    return session.scalars(select(User).order_by(User.id).limit(limit).offset(offset)).all()
+    users = session.scalars(select(User).order_by(User.id).limit(limit).offset(offset)).all()
+    if not EARLY_RELEASE:
+        return users
+    out = [UserOut.model_validate(u) for u in users]
+    session.close()
+    return out
 
 
 @app.post("/users", status_code=201)
@@ -127,7 +147,7 @@ def create_user(payload: UserCreate, session: DbSession) -> UserOut:
     except IntegrityError:
         raise HTTPException(409, "Email already registered") from None
     session.refresh(user)
-    return user
+    return released(session, user)
 
 
 @app.get("/users/insert-data-to-test")
@@ -138,7 +158,7 @@ def insert_data_to_test(session: DbSession) -> UserOut:
     session.add(user)
     session.commit()
     session.refresh(user)
-    return user
+    return released(session, user)
 
 
 @app.get("/users/{user_id}")
@@ -146,4 +166,4 @@ def get_user(user_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: DbSession)
     user = session.get(User, user_id)
     if user is None:
         raise HTTPException(404, "User not found")
-    return user
+    return released(session, user)

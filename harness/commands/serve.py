@@ -16,14 +16,16 @@ def add_arguments(p):
     from harness.commands.args import app_list
 
     p.add_argument("--apps", type=app_list, default=None,
-                   help="comma-separated subset (default: all)")
+                   help="comma-separated subset (default: all but the variants, APP@NAME, "
+                   "which get a free port)")
     p.add_argument("--database-url", help="use this server instead of a throwaway cluster "
                    "(default: $DATABASE_URL if set)")
     p.add_argument("--rows", type=int, default=None, help="seeded users (default 1000)")
 
 
 def from_args(args):
-    serve(args.apps or sorted(services.discover()), args.database_url,
+    default = sorted(n for n in services.discover() if not services.is_variant(n))
+    serve(args.apps or default, args.database_url,
           args.rows or dataset.DEFAULT_ROWS)
     return EXIT_OK
 
@@ -40,8 +42,11 @@ def port_free(port, host=services.HOST):
 
 def serve(app_names, database_url=None, rows=dataset.DEFAULT_ROWS, out=print):
     found = services.discover()
+    # A variant shares its app's port in service.toml: it gets a free one.
+    ports = {name: postgres.free_port() if services.is_variant(name) else found[name].port
+             for name in app_names}
     for name in app_names:
-        if not port_free(found[name].port):
+        if not services.is_variant(name) and not port_free(found[name].port):
             raise UsageError(f"port {found[name].port} ({name}) is already in use: stop what "
                              "listens there, or leave the app out with --apps")
     with ExitStack() as stack:
@@ -52,9 +57,9 @@ def serve(app_names, database_url=None, rows=dataset.DEFAULT_ROWS, out=print):
         out(f"database   {postgres.redact(url)}  ({rows} users seeded)")
         launched = []
         for name in app_names:
-            service = found[name]
-            running = services.launch(service, url, service.port,
-                                      os.path.join(log_dir, f"{name}.log"))
+            service = services.with_environment(found[name])
+            running = services.launch(service, url, ports[name],
+                                      os.path.join(log_dir, f"{name}.log"), (service.fixed,))
             launched.append(running)
         stack.callback(services.stop, *launched)
         for running in launched:

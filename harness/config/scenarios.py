@@ -71,6 +71,7 @@ BUILTIN = {"connections": (1, 12, 24, 48), "threads": 2, "duration": 10.0, "warm
 # baseline against each other app plus every pair of the others (default_comparisons).
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # also used in file names
+_APP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(@[A-Za-z0-9][A-Za-z0-9_.-]*)?$")  # APP@VARIANT
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 token
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$")
@@ -502,7 +503,8 @@ class _Parser:
         description = item.get("description", "")
         if not isinstance(description, str):
             self.fail(f"{where}.description", "must be a string", description)
-        values = {**BUILTIN, "apps": tuple(sorted(self.known_apps))}
+        # by default every app, not its variants (APP@NAME, harness.measure.services)
+        values = {**BUILTIN, "apps": tuple(sorted(a for a in self.known_apps if "@" not in a))}
         values.update(defaults)
         values.update({k: self.value(k, v, f"{where}.{k}") for k, v in item.items()
                        if k in DEFAULT_KEYS})
@@ -812,8 +814,9 @@ class _Parser:
 
     def names(self, v, where, allowed, empty):
         items = self.list(v, where, empty)
+        pattern = _NAME if allowed is None else _APP  # apps: APP or APP@VARIANT
         for i, item in enumerate(items):
-            if not isinstance(item, str) or not _NAME.match(item):
+            if not isinstance(item, str) or not pattern.match(item):
                 self.fail(f"{where}[{i}]", "must be letters, digits, '_', '.' or '-'", item)
             if allowed is not None and item not in allowed:
                 self.fail(f"{where}[{i}]", f"must be one of {', '.join(allowed)}"

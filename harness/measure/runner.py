@@ -147,9 +147,13 @@ class AppSet:
         service = self.found[name]
         apps = self.ctx.run.apps
         if name not in apps:
+            external = name in self.targets
             apps[name] = AppInfo(description=service.description,
                                  server=service.server_version(),
-                                 command=list(service.command), external=name in self.targets)
+                                 command=[*service.command, *service.args], external=external,
+                                 variant_of=service.variant_of,
+                                 packages={} if external else {
+                                     p: service.package_version(p) for p in service.packages})
         return apps[name]
 
     def _launch(self, name: str) -> None:
@@ -160,7 +164,8 @@ class AppSet:
                 service, self.targets[name].rstrip("/"), {"external": "settings unknown"},
                 None, None)
             return
-        overrides = (self.scenario.env, self.scenario.app_env.get(name, {}))
+        # a variant's fixed settings are what makes it that variant: after the scenario's env
+        overrides = (self.scenario.env, service.fixed, self.scenario.app_env.get(name, {}))
         log = self.log_dir / f"{self.scenario.name}-{name}.log"
         self.running[name] = self.ctx.backends.launch(service, self.ctx.url, str(log), overrides,
                                                       self.ctx.cpus.app)

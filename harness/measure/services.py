@@ -38,6 +38,12 @@ FOREIGN_TUNING = ("GUNICORN_", "UVICORN_", "PYTHON", "DATABASE_URL")
 ENVIRONMENTS = ("harness", "own")
 KEYS = ("name", "description", "server", "port", "command", "settings", "packages", "reference",
         "environment", "contract", "health")
+# A variant ([variants.NAME] in service.toml) is the app run another way: other pinned versions
+# (its own requirements file, hence its own environment), another command or module, extra
+# server arguments, fixed settings. It is an app of its own, named APP@NAME.
+VARIANT_KEYS = ("description", "requirements", "command", "args", "env", "settings", "packages",
+                "contract")
+VARIANT_SEP = "@"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # as scenario files spell app names
 # `run --own-envs` sets this while it runs: every app it starts, the ceilings' reference app
 # included, runs in its own environment whatever its service.toml says.
@@ -59,10 +65,19 @@ class Service:
     contract: bool = True  # implements contract/openapi.yaml: verified against it before a run
     health: str = "/health"  # answers 2xx once the app is ready
     python: str | None = None  # the interpreter, once resolved (with_environment)
+    variant_of: str | None = None  # the app this is a variant of (its name is APP@VARIANT)
+    requirements_file: str = "requirements.txt"  # beside service.toml
+    fixed_settings: tuple[tuple[str, str], ...] = ()  # a variant's (before the scenario's app_env)
+    args: tuple[str, ...] = ()  # appended to the command
 
     @property
     def requirements(self) -> Path:
-        return self.directory / "requirements.txt"
+        return self.directory / self.requirements_file
+
+    @property
+    def fixed(self) -> dict[str, str]:
+        """The settings this variant fixes."""
+        return dict(self.fixed_settings)
 
     @property
     def own_env(self) -> bool:
@@ -86,7 +101,7 @@ class Service:
 
     def argv(self, port: int | str, host: str = HOST) -> list[str]:
         fill = {"python": self.interpreter(), "host": host, "port": str(port)}
-        return [part.format(**fill) for part in self.command]
+        return [part.format(**fill) for part in (*self.command, *self.args)]
 
     def package_version(self, name: str) -> str | None:
         """The version of a package as this app sees it (its own environment, or the
@@ -126,22 +141,25 @@ def discover(apps_dir: str | Path = APPS_DIR, reference: bool = False,
     `reference=True`: the ceilings instead."""
     found: dict[str, Service] = {}
     for path in sorted(Path(apps_dir).glob("*/service.toml")):
-        service = load(path)
-        if service.reference == reference:
-            found[service.name] = service
+        for service in load_all(path):
+            if service.reference == reference:
+                found[service.name] = service
     for directory in extra:
-        service = load_dir(directory)
-        if service.name in found:
-            raise UsageError(f"--app-dir {directory}: an app named '{service.name}' exists "
-                             f"already ({found[service.name].directory}); set another `name` "
-                             "in its service.toml")
-        if service.reference == reference:
-            found[service.name] = service
+        for service in load_all(_service_file(directory), environment="own"):
+            if service.name in found:
+                raise UsageError(f"--app-dir {directory}: an app named '{service.name}' exists "
+                                 f"already ({found[service.name].directory}); set another "
+                                 "`name` in its service.toml")
+            if service.reference == reference:
+                found[service.name] = service
     return found
 
 
-def load_dir(directory: str | Path) -> Service:
-    """The one service of an --app-dir directory."""
+def is_variant(name: str) -> bool:
+    return VARIANT_SEP in name
+
+
+def _service_file(directory: str | Path) -> Path:
     path = Path(directory).expanduser().resolve()
     if not (path / "service.toml").is_file():
         raise UsageError(f"--app-dir {directory}: no service.toml there (see docs/own-service.md)")
@@ -149,7 +167,69 @@ def load_dir(directory: str | Path) -> Service:
     if service.environment == "own" and not service.requirements.is_file():
         raise UsageError(f"--app-dir {directory}: no requirements.txt beside its service.toml "
                          "(it runs in its own environment, built from that file)")
-    return service
+    return path / "service.toml"
+
+
+def load_dir(directory: str | Path) -> Service:
+    """The one service of an --app-dir directory."""
+    return load(_service_file(directory), environment="own")
+
+
+def load_all(path, environment: str = "harness") -> list[Service]:
+    """A service.toml's service, then its variants."""
+    service = load(path, environment)
+    try:
+        tables = tomllib.loads(Path(path).read_text()).get("variants", {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{path}: invalid service declaration ({exc!r})") from None
+    return [service, *(variant(service, name, table, path) for name, table in tables.items())]
+
+
+def variant(base: Service, name: str, table: Any, path: Any) -> Service:
+    """The service `base` run as its [variants.NAME] table says."""
+    where = f"{path}: [variants.{name}]"
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise UsageError(f"{where}: name: use letters, digits, '_', '.' or '-'")
+    if not isinstance(table, dict):
+        raise UsageError(f"{where}: must be a table of {', '.join(VARIANT_KEYS)}")
+    unknown = sorted(set(table) - set(VARIANT_KEYS))
+    if unknown:
+        raise UsageError(f"{where}: unknown key {unknown[0]!r}; allowed keys: "
+                         f"{', '.join(VARIANT_KEYS)}")
+
+    def strings(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = table.get(key, default)
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise UsageError(f"{where}: {key}: a list of strings")
+        return tuple(value)
+
+    env = table.get("env", {})
+    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, (str, int))
+                                            for k, v in env.items()):
+        raise UsageError(f"{where}: env: a table of SETTING = value")
+    knobs = strings("settings", base.knobs)
+    unread = sorted(set(env) - set(knobs))
+    if unread:
+        raise UsageError(f"{where}: env: {unread[0]} is not among the settings it reads "
+                         f"({', '.join(knobs)})")
+    requirements = table.get("requirements", base.requirements_file)
+    if not isinstance(requirements, str) or not (base.directory / requirements).is_file():
+        raise UsageError(f"{where}: requirements: a file beside service.toml "
+                         f"(got {requirements!r})")
+    contract = table.get("contract", base.contract)
+    if not isinstance(contract, bool):
+        raise UsageError(f"{where}: contract: true or false")
+    description = table.get("description", base.description)
+    if not isinstance(description, str):
+        raise UsageError(f"{where}: description: text")
+    return dataclasses.replace(
+        base, name=f"{base.name}{VARIANT_SEP}{name}", description=description,
+        command=strings("command", base.command), args=strings("args", ()), knobs=knobs,
+        packages=strings("packages", base.packages), contract=contract, variant_of=base.name,
+        requirements_file=requirements,
+        fixed_settings=tuple((k, str(v)) for k, v in env.items()),
+        # other pinned versions need an environment of their own
+        environment="own" if requirements != base.requirements_file else base.environment)
 
 
 def load(path, environment: str = "harness") -> Service:

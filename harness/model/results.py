@@ -213,6 +213,9 @@ class AppInfo:
     command: list[str]
     external: bool = False
     verification: Verification = field(default_factory=Verification)
+    variant_of: str | None = None  # APP@VARIANT: the app it is a variant of
+    # Its stack packages' versions as it ran them (its own environment, or the harness's)
+    packages: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
