@@ -17,6 +17,7 @@ from typing import Any
 from harness.analysis import (
     breaking,
     charts,
+    diagnosis,
     environment,
     evidence,
     faults,
@@ -67,13 +68,15 @@ def analyze(runs: Sequence[RunCore], detail: Run | None = None, *,
         key: groups.summarize(key, members,
                               _whole(sampled.cells.get(key, ())) if sampled else (), alpha)
         for key, members in grouped.cells.items()}
+    info = _app_info(runs)
+    cpus = (runs[-1].environment or {}).get("cpus") if runs else None
     scenarios = tuple(
-        _scenario(name, config.get(name, {}), grouped, summaries, runs, shown, adaptive, alpha)
+        _scenario(name, config.get(name, {}), grouped, summaries, runs, shown, adaptive, alpha,
+                  info, cpus)
         for name in grouped.scenarios)
     cvs = sorted(g.rps.cv for g in summaries.values() if g.rps.cv is not None)
     failures = [f for g in summaries.values() for f in g.failures]
     failures.sort(key=_run_order(runs))
-    info = _app_info(runs)
     verification = tuple(VerificationFailure(a, tuple(i.verification.failures))
                          for a, i in info.items() if not i.verification.ok)
     envs = [r.environment or {} for r in runs]
@@ -129,7 +132,7 @@ def _pairs(cfg: dict[str, Any], apps: Sequence[str], baseline: str) -> list[tupl
 def _scenario(name: str, cfg: dict[str, Any], grouped: groups.Grouped,
               summaries: dict[groups.Key, Group], runs: Sequence[RunCore],
               shown: groups.Grouped | None, adaptive: set[tuple[str, int]],
-              alpha: float) -> ScenarioFindings:
+              alpha: float, info: dict[str, AppInfo], cpus: int | None) -> ScenarioFindings:
     seen = [a for a in grouped.apps if any(k[0] == name and k[1] == a for k in grouped.cells)]
     baseline = _baseline(cfg, seen) or ""
     apps = _apps(seen, baseline)
@@ -164,6 +167,10 @@ def _scenario(name: str, cfg: dict[str, Any], grouped: groups.Grouped,
             for m in grouped.cells.get((name, a, c), []):
                 for t in m.cell.thresholds:
                     thresholds[t.expr] = None
+    evidence_rows = tuple(r for r in rows if r is not None)
+    settings = {(a, c): members[-1].cell.settings for (sc, a, c), members in grouped.cells.items()
+                if sc == name and members}
+    diagnoses, outcomes = diagnosis.scenario(group_list, settings, evidence_rows, info, cpus)
     request = cfg.get("request") or {}
     budgeted = cfg.get("budget") is not None
     return ScenarioFindings(
@@ -179,10 +186,11 @@ def _scenario(name: str, cfg: dict[str, Any], grouped: groups.Grouped,
         capacity=tuple(breaking.capacity(grouped, p, alpha) for p in points)
         if measured_cpu else (),
         ceiling=evidence.ceiling(name, found, group_list) if found else None,
-        evidence=tuple(r for r in rows if r is not None),
+        evidence=evidence_rows,
         stops=_stops(runs, name),
         spectra=charts.spectra(shown, name, apps, levels),
         resources=charts.resources(shown, name, apps, levels),
+        diagnoses=diagnoses, outcomes=outcomes,
     )
 
 

@@ -274,6 +274,63 @@ class Resources:
     pg_idle_in_transaction: Points
 
 
+class Mechanism(StrEnum):
+    # requests holding connections wait for a thread that newer requests, waiting for a
+    # connection, occupy (harness.analysis.diagnosis)
+    THREADPOOL_DEADLOCK = "threadpool_deadlock"
+    POOL_EXHAUSTED = "pool_exhausted"  # more requests than connections: they queue, then time out
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """Why a group's pool ran out, with the numbers measured (per worker unless said)."""
+
+    scenario: str
+    app: str
+    connections: int
+    mechanism: Mechanism
+    workers: int | None
+    threads: int | None  # threads running sync request code
+    threads_source: str  # where that number comes from
+    pool: int | None  # POOL_SIZE + MAX_OVERFLOW
+    pool_timeout_s: int | None
+    in_flight: float | None  # connections / workers: requests in flight per worker
+    lock_up_at: int | None  # threads + pool: in flight per worker from which it can lock up
+    pool_limit: int | None  # workers × pool: the app's connections at most
+    idle_in_transaction: float | None  # its sessions idle in transaction, peak (sampled run)
+    pool_timeouts: int  # pool timeouts in its log, over the rounds
+    stuck: int  # rounds in which it served nothing with its pool held
+    rounds: int
+    rps: Summary
+
+
+class Held(StrEnum):
+    HELD = "held"  # served every round without failing requests
+    SHED = "shed"  # kept serving, but failed a share of the requests (503, timeouts)
+    COLLAPSED = "collapsed"  # a round served nothing, got stuck or failed
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """Whether an app (a variant, a mitigation) held at one level of a scenario."""
+
+    scenario: str
+    app: str
+    connections: int
+    variant_of: str | None
+    description: str | None
+    rounds: int
+    failed: int
+    stuck: int
+    rps: Summary
+    error_rate: Summary
+    p99: Summary
+    pool_timeouts: int
+    idle_in_transaction: float | None
+    failing_thresholds: tuple[str, ...]
+    held: Held
+
+
 @dataclass(frozen=True, slots=True)
 class ScenarioFindings:
     name: str
@@ -301,6 +358,8 @@ class ScenarioFindings:
     stops: tuple[Level, ...]
     spectra: tuple[Spectrum, ...] = ()  # per group of the run shown, apps then levels
     resources: tuple[Resources, ...] = ()  # per app, at one level (harness.analysis.charts)
+    diagnoses: tuple[Diagnosis, ...] = ()  # why pools ran out (harness.analysis.diagnosis)
+    outcomes: tuple[Outcome, ...] = ()  # which apps held: scenarios that measure variants
 
     def group(self, app: str, connections: int) -> Group | None:
         for g in self.groups:

@@ -413,6 +413,13 @@ def _app_line(planned: Planned, name: str, external: Mapping[str, str]) -> str:
         return f"already running at {external[name]} (not started)"
     check = ("verified against the users contract" if service.contract
              else "verified by the scenario's own request")
+    if service.variant_of:
+        changes = [f"{k}={v}" for k, v in service.fixed_settings]
+        if service.args:
+            changes.append(" ".join(service.args))
+        if service.requirements_file != "requirements.txt":
+            changes.append(service.requirements_file)
+        check += f"; variant of {service.variant_of}: {', '.join(changes) or service.description}"
     if service.environment == "own" or planned.own_envs:
         from harness.measure import envs
 
