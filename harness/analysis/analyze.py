@@ -257,5 +257,6 @@ def _settings(grouped: groups.Grouped, order: Sequence[str],
             app=a, description=i.description if i else None, server=i.server if i else None,
             command=tuple(map(str, i.command)) if i else (), external=bool(i and i.external),
             values={k: {v: tuple(s) for v, s in vals.items()}
-                    for k, vals in per_app.get(a, {}).items()}))
+                    for k, vals in per_app.get(a, {}).items()},
+            packages=dict(i.packages) if i else {}, variant_of=i.variant_of if i else None))
     return tuple(out)

@@ -424,6 +424,8 @@ class AppSettings:
     command: tuple[str, ...]
     external: bool
     values: dict[str, dict[str, tuple[str, ...]]]  # setting -> value -> scenarios using it
+    packages: dict[str, str | None] = field(default_factory=dict)  # as the app ran them
+    variant_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

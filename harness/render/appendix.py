@@ -181,6 +181,9 @@ def settings(f: Findings) -> list[Block]:
                 a.external and "external target (settings unknown)"]
         if a.command:
             bits.append(f"command `{' '.join(a.command)}`")
+        if a.packages:
+            bits.append("versions " + ", ".join(f"{p} {v or units.NONE}"
+                                                for p, v in a.packages.items()))
         text = "; ".join(b for b in bits if b)
         lines.append(f"`{a.app}`" + (f": {text}." if text else "."))
     return blocks + [_bullets(lines)]

@@ -79,7 +79,12 @@ def _outcomes(s: ScenarioFindings) -> list[Block]:
     if not s.outcomes:
         return []
     rows = [_outcome_row(o) for o in s.outcomes]
-    held = [f"`{o.app}`" for o in s.outcomes if o.held is Held.HELD]
+    levels: dict[str, list[str]] = {}
+    for o in s.outcomes:
+        if o.held is Held.HELD:
+            levels.setdefault(o.app, []).append(str(o.connections))
+    held = [f"`{app}` (at {units.levels(c)})" if len({o.connections for o in
+            s.outcomes}) > 1 else f"`{app}`" for app, c in levels.items()]
     return [
         Heading(3, f"Which held: {s.name}"),
         Para("Each app and variant at each level. It **held** when every round served "
