@@ -58,8 +58,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "settings for every selected scenario",
         "override the scenario file's values, validated as in the file")
     for key, flag in overrides_mod.FLAGS.items():
-        group.add_argument(flag, dest=f"set_{key}", metavar="N" if "repeats" in key
-                           or key == "threads" else "VALUE", help=overrides_mod.HELP[key])
+        numeric = "repeats" in key or key in ("threads", "profile")
+        group.add_argument(flag, dest=f"set_{key}", metavar="N" if numeric else "VALUE",
+                           help=overrides_mod.HELP[key])
     p.add_argument("--apps", help="comma-separated subset of the scenario apps")
     p.add_argument("--tag", action="append", default=[],
                    help="run only scenarios with this tag (repeatable), e.g. --tag soak")
