@@ -18,8 +18,11 @@ import shutil
 import signal
 import sys
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import TimeoutExpired
+from typing import Self
 
 from harness.measure import postgres, procs
 from harness.model import stacks
@@ -59,7 +62,7 @@ class Recording:
         self._t0: float | None = None
         self._result = Sampled(None, None, "not sampled")
 
-    def __enter__(self) -> Recording:
+    def __enter__(self) -> Self:
         found = executable()
         if found is None:
             self.error = "py-spy not found (pip install py-spy; requirements.txt has it)"
@@ -113,10 +116,8 @@ class Recording:
             return
         if proc.poll() is None:
             procs.signal_group(proc.pid, signal.SIGINT)
-            try:
+            with suppress(TimeoutExpired):  # then killed below
                 proc.wait(timeout=WRITE_S)
-            except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired: killed below
-                pass
         procs.stop(proc, timeout=2)
 
     def _said(self) -> str:
