@@ -44,8 +44,8 @@ from harness.analysis.findings import (
 from harness.analysis.history import history
 from harness.config.scenarios import default_comparisons
 from harness.model import digest
-from harness.model.stacks import Stacks
 from harness.model.results import AppInfo, CellCore, CellStatus, Run, RunCore, StopReason
+from harness.model.stacks import Stacks
 
 MAX_FAILURES = 50  # failed cells listed one by one; the rest are counted
 
