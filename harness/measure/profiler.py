@@ -91,9 +91,10 @@ class Recording:
             self._result = Sampled(None, None, self.error)
             return
         seconds = round(time.monotonic() - (self._t0 or time.monotonic()), 2)
+        if exc[0] is not None:  # an error or an interruption: stopped at once, nothing read
+            procs.stop(self._proc, timeout=2)
+            return
         self._stop()
-        if exc[0] is not None:
-            return  # an error or an interruption: py-spy is stopped, nothing to read
         try:
             text = postgres.redact_text(self.out.read_text(errors="replace"))
             self.out.write_text(text)  # no password of a command line left in the stacks
