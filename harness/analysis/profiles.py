@@ -10,7 +10,8 @@ its C frames). A sample is
    multiprocessing...). A blocking driver's wait for PostgreSQL (libpq's poll) is waiting too,
    as the async stack's wait for it is its event loop's epoll;
 3. otherwise busy, in the layer of the first frame, from the leaf up, that belongs to one:
-   server (gunicorn, uvicorn, uvloop, httptools, asyncio, sockets), routing and validation
+   server (gunicorn, uvicorn, uvloop, httptools, asyncio, sockets; the C code of the event
+   loop and of sockets counts for the driver when a driver called it), routing and validation
    (Flask, Werkzeug, FastAPI, Starlette, AnyIO), serialization (pydantic models, request and
    response alike, JSON, FastAPI's response encoding), ORM (SQLAlchemy, greenlet), driver
    (psycopg2, libpq, asyncpg, SQLAlchemy's DBAPI calls and dialects), or other: the app's own
@@ -204,11 +205,18 @@ def classify(frames: Sequence[Frame]) -> Layer:
     # serialization: the same work Flask's app does itself with pydantic.
     encoding = max((i for i, f in enumerate(frames) if f.name == "serialize_response"),
                    default=len(frames))
+    transport = False  # inside the event loop's or a socket's C code: its caller decides
     for i in range(len(frames) - 1, -1, -1):
-        layer = frame_layer(frames[i])
+        f = frames[i]
+        layer = frame_layer(f)
+        if layer is Layer.SERVER and not f.python:
+            transport = True  # a write to PostgreSQL through uvloop is the driver's
+            continue
         if layer is not None:
+            if transport and layer is not Layer.DRIVER:
+                return Layer.SERVER
             return Layer.SERIALIZATION if layer is Layer.ROUTING and i > encoding else layer
-    return Layer.OTHER
+    return Layer.SERVER if transport else Layer.OTHER
 
 
 def samples(raw: Stacks) -> Iterable[tuple[tuple[Frame, ...], int]]:

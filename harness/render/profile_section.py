@@ -32,7 +32,7 @@ def section(f: Findings, scenario: str) -> list[Block]:
              "**routing and validation** (Flask, Werkzeug, FastAPI, Starlette, AnyIO), "
              "**serialization** (pydantic models, request and response, and JSON), **ORM** "
              "(SQLAlchemy), **driver** (psycopg2 and libpq, asyncpg, SQLAlchemy's DBAPI "
-             "calls), **garbage collection**, **other** (the app's own code, other "
+             "calls, and the socket I/O they start, through uvloop too), **garbage collection**, **other** (the app's own code, other "
              "packages). **Waiting** is the share of all samples whose thread was blocked: "
              "idle worker threads, an event loop with nothing to do, and a blocking driver "
              "waiting for PostgreSQL (an async driver waits in its event loop). Samples are "

@@ -94,6 +94,12 @@ def layer(stack: str) -> Layer:
        "UVStream_write (loop.c:110085)", "UVStream__try_write (loop.c:106818)",
        "write (libc.so.6)"), Layer.SERVER),
     (s(WORKER, UVLOOP, "Connection.execute (asyncpg/connection.py:377)",
+       "CoreProtocol__bind_execute (protocol.c:47070)", "BaseProtocol__write (protocol.c:86300)",
+       "UVStream_write (loop.c:110085)", "UVStream__try_write (loop.c:106818)",
+       "write (libc.so.6)"), Layer.DRIVER),  # asyncpg writing to PostgreSQL through uvloop
+    (s(WORKER, UVLOOP, "uv_run (core.c:452)", "uv__run_idle (loop-watcher.c:68)",
+       "pthread_cond_signal (libc.so.6)"), Layer.SERVER),
+    (s(WORKER, UVLOOP, "Connection.execute (asyncpg/connection.py:377)",
        "Codec_decode (protocol.c:16144)", "pgproto_timestamptz_decode (pgproto.c:26522)"),
      Layer.DRIVER),
     (s(WORKER, UVLOOP, "greenlet_spawn (sqlalchemy/util/_concurrency_py3k.py:201)",
