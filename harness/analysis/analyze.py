@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.analysis import (
@@ -23,6 +23,7 @@ from harness.analysis import (
     faults,
     groups,
     loops,
+    profiles,
     soak,
     stats,
     verdicts,
@@ -45,14 +46,15 @@ from harness.analysis.history import history
 from harness.config.scenarios import default_comparisons
 from harness.model import digest
 from harness.model.results import AppInfo, CellCore, CellStatus, Run, RunCore, StopReason
+from harness.model.stacks import Stacks
 
 MAX_FAILURES = 50  # failed cells listed one by one; the rest are counted
 
 
 def analyze(runs: Sequence[RunCore], detail: Run | None = None, *,
-            alpha: float = stats.ALPHA) -> Findings:
+            alpha: float = stats.ALPHA, stacks: Mapping[str, Stacks] | None = None) -> Findings:
     """Findings over `runs` (oldest first); `detail` is the run whose samples are evidence
-    (the newest, loaded whole), if any."""
+    (the newest, loaded whole), if any; `stacks` its profiles' collapsed stacks, by file."""
     grouped = groups.group(runs)
     sampled = groups.group([detail]) if detail is not None else None
     # The evidence comes from one run: the one loaded whole, else the newest (its cells read
@@ -100,6 +102,7 @@ def analyze(runs: Sequence[RunCore], detail: Run | None = None, *,
         alpha=alpha, noisy_cv=stats.NOISY_CV, few_repeats=stats.FEW_REPEATS,
         loops=loops.compare(scenarios),
         faults=faults.analyze(detail), soak=soak.analyze(detail),
+        profiles=profiles.analyze(detail, stacks or {}),
     )
 
 

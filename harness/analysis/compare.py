@@ -137,9 +137,10 @@ def _counts(checks: Sequence[GroupCheck]) -> dict[Status, int]:
 
 def config_diff(baseline_runs: Sequence[RunCore], current: RunCore) -> tuple[str, ...]:
     """Scenarios whose resolved configuration (load, request, settings) differs from a baseline
-    run's: their numbers answer a different question, so the comparison says so."""
+    run's: their numbers answer a different question, so the comparison says so. A profile
+    taken after the rounds changes none of their numbers."""
     def by_name(run: RunCore) -> dict[str, dict[str, Any]]:
-        return {s.get("name"): {k: v for k, v in s.items() if k != "description"}
+        return {s.get("name"): {k: v for k, v in s.items() if k not in ("description", "profile")}
                 for s in (run.config or {}).get("scenarios") or []}
 
     cur = by_name(current)

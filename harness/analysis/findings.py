@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from harness.analysis.faults import FaultFindings
+from harness.analysis.profiles import AppProfile
 from harness.analysis.soak import SoakFindings
 from harness.model.results import CpuLayout, Overhead, RunStatus, StopReason
 
@@ -535,6 +536,7 @@ class Findings:
     loops: tuple[LoopComparison, ...] = ()  # open-loop p99 beside closed-loop p99
     faults: tuple[FaultFindings, ...] = ()  # injected faults and recovery (run loaded whole)
     soak: tuple[SoakFindings, ...] = ()  # memory and throughput over time (run loaded whole)
+    profiles: tuple[AppProfile, ...] = ()  # where the CPU goes (run loaded whole, its stacks)
 
     @property
     def pooled(self) -> bool:

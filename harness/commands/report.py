@@ -58,17 +58,20 @@ def report(paths: list[str] | None = None, out: str | Path | None = None,
     with store.no_gc():
         if len(found) == 1:
             detail = store.load(found[0])
-            return write([detail], detail, out or default_dir, formats)
+            return write([detail], detail, out or default_dir, formats, found[0].parent)
         cores = store.load_cores(found)  # through their digests: fast by the thousand
         order = sorted(range(len(found)), key=lambda i: cores[i].started_at or "")
-        detail = store.load(found[order[-1]])  # the newest, with its sampled evidence
+        newest = found[order[-1]]
+        detail = store.load(newest)  # the newest, with its sampled evidence
         # No argument: the newest run alone.
         runs = [cores[i] for i in order] if paths else [detail]
-        return write(runs, detail, out or default_dir, formats)
+        return write(runs, detail, out or default_dir, formats, newest.parent)
 
 
-def write(runs, detail, out: str | Path, formats: tuple[str, ...] = tuple(FORMATS)) -> list[Path]:
-    """Analyse once, render each format, write every file atomically."""
+def write(runs, detail, out: str | Path, formats: tuple[str, ...] = tuple(FORMATS),
+          results_dir: str | Path | None = None) -> list[Path]:
+    """Analyse once, render each format, write every file atomically. `results_dir`: where
+    the detail run's results file is, which its profiles' stacks are named from."""
     from harness.analysis.analyze import analyze
 
     out = Path(out)
@@ -76,7 +79,7 @@ def write(runs, detail, out: str | Path, formats: tuple[str, ...] = tuple(FORMAT
     if out.suffix == ".md":
         out, md_name = out.parent, out.name
     out.mkdir(parents=True, exist_ok=True)
-    findings = analyze(runs, detail)
+    findings = analyze(runs, detail, stacks=profile_stacks(detail, results_dir))
     written = []
     for fmt in formats:
         module = importlib.import_module(f"harness.render.{FORMATS[fmt]}")
@@ -87,12 +90,27 @@ def write(runs, detail, out: str | Path, formats: tuple[str, ...] = tuple(FORMAT
     return written
 
 
+def profile_stacks(run, results_dir: str | Path | None) -> dict:
+    """The collapsed stacks of a run's profiles, by file name; a file that cannot be read is
+    left out (the report says so)."""
+    from harness.model import stacks
+
+    out = {}
+    for p in getattr(run, "profiles", None) or []:
+        if p.file and results_dir is not None:
+            try:
+                out[p.file] = stacks.read(Path(results_dir) / p.file)
+            except OSError:
+                pass
+    return out
+
+
 def write_or_warn(paths: list, out: Path) -> None:
     """The report of a finished or interrupted run; a failure here must not hide the run's own
     outcome, so it is one line of warning."""
     try:
         runs = [store.load(p) for p in paths]
-        write(runs, runs[-1], out)
+        write(runs, runs[-1], out, results_dir=Path(paths[-1]).parent)
     except Exception as exc:  # noqa: BLE001
         print(f"warning: report not written: {exc}", file=sys.stderr)
 

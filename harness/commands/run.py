@@ -58,8 +58,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "settings for every selected scenario",
         "override the scenario file's values, validated as in the file")
     for key, flag in overrides_mod.FLAGS.items():
-        group.add_argument(flag, dest=f"set_{key}", metavar="N" if "repeats" in key
-                           or key == "threads" else "VALUE", help=overrides_mod.HELP[key])
+        numeric = "repeats" in key or key in ("threads", "profile")
+        group.add_argument(flag, dest=f"set_{key}", metavar="N" if numeric else "VALUE",
+                           help=overrides_mod.HELP[key])
     p.add_argument("--apps", help="comma-separated subset of the scenario apps")
     p.add_argument("--tag", action="append", default=[],
                    help="run only scenarios with this tag (repeatable), e.g. --tag soak")
@@ -207,6 +208,7 @@ def prepare(scenario_file: str, apps=(), tags=(), names=(), database_url: str | 
     sf, parsed = planned.sf, planned.targets
     if shutil.which("wrk") is None:
         raise errors.MissingTool("wrk not found: install it with `sudo apt-get install wrk`")
+    check_profiler(planned)
     database_url = database_url or os.environ.get("DATABASE_URL")
     if (parsed or sf.targets) and not database_url:
         raise errors.UsageError("--target: also give --database-url, the database the running "
@@ -219,6 +221,19 @@ def prepare(scenario_file: str, apps=(), tags=(), names=(), database_url: str | 
     check_out_dir(out)
     found = resolve_environments(planned, log or _stderr)
     return Prepared(sf, database_url, parsed, found, own_envs)
+
+
+def check_profiler(planned: Planned) -> None:
+    """A profile needs py-spy, when some profiled app is one the run starts."""
+    from harness.measure import profiler
+
+    started = set(_started(planned))
+    wanted = [s.name for s in planned.sf.scenarios
+              if s.profile is not None and started & set(s.apps)]
+    if wanted and profiler.executable() is None:
+        raise errors.MissingTool(f"py-spy not found, needed by the profile of "
+                                 f"{', '.join(wanted)}: install it with `pip install py-spy` "
+                                 "(requirements.txt has it), or run with --profile off")
 
 
 def _started(planned: Planned) -> list[str]:
@@ -392,6 +407,10 @@ def plan_text(planned: Planned) -> str:
         for c in sorted(s.connections):
             lines.append(f"  c={c:<5} {rounds}, {_range(cells_low, cells_high)} cells, "
                          f"{_range(low, high, _duration)} of load")
+        if s.profile is not None:
+            seconds, cells = plan.profile_estimate(s)
+            lines.append(f"  then a profile at c={s.profile}: {cells} more cells, each app "
+                         f"sampled by py-spy (no verdict), {_duration(seconds)} of load")
     lines += ["", "apps:"]
     width = max(len(a) for a in planned.used)
     external = {**planned.sf.targets, **planned.targets}

@@ -27,6 +27,7 @@ FLAGS = {
     "budget": "--budget",
     "min_repeats": "--min-repeats",
     "max_repeats": "--max-repeats",
+    "profile": "--profile",
 }
 HELP = {
     "duration": "measured seconds of each cell, like 10s or 2m",
@@ -37,6 +38,8 @@ HELP = {
     "budget": "adaptive rounds: seconds of load per level; 'null' for fixed repeats",
     "min_repeats": "adaptive rounds: at least this many rounds per level",
     "max_repeats": "adaptive rounds: at most this many rounds per level",
+    "profile": "after the rounds at this connection level ('max': the highest), one more cell "
+               "per app sampled with py-spy: where its CPU goes ('off': none)",
 }
 NULL = ("null", "none", "off")
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
@@ -71,10 +74,16 @@ def parse(values: Mapping[str, str | None]) -> dict[str, Any]:
         raw: Any
         if key == "connections":
             raw = [_number(part) for part in text.split(",")] if text.strip() else []
-        elif key == "budget" and text.strip().lower() in NULL:
+        elif key in ("budget", "profile") and text.strip().lower() in NULL:
             raw = None
+        elif key == "profile" and text.strip().lower() in ("true", "max"):
+            raw = True
         else:
             raw = _number(text)
+        if key == "profile" and raw is not None and raw is not True \
+                and (not isinstance(raw, int) or not 1 <= raw <= scenarios.MAX_CONNECTIONS):
+            raise UsageError(f"--profile: must be a connection level, 'max' (each scenario's "
+                             f"highest) or 'off' (got {text!r})")
         try:
             out[key] = checker.value(key, raw, flag)
         except UsageError as exc:
@@ -96,6 +105,13 @@ def apply(sf: ScenarioFile, changes: Mapping[str, Any]) -> ScenarioFile:
 
 
 def _apply(s: Scenario, changes: Mapping[str, Any]) -> Scenario:
+    asked = changes.get("profile")
+    levels = changes.get("connections", s.connections)
+    if asked is True:  # the highest level of each scenario
+        changes = {**changes, "profile": max(levels)}
+    elif asked is not None and asked not in levels:
+        raise UsageError(f"--profile: must be one of the connection levels of scenario {s.name} "
+                         f"({', '.join(map(str, levels))}) (got {asked})")
     new = dataclasses.replace(s, **changes)
     if new.max_repeats < new.min_repeats:
         flag = FLAGS["max_repeats" if "max_repeats" in changes else "min_repeats"]
@@ -116,6 +132,8 @@ def described(changes: Mapping[str, Any]) -> str:
             text = ",".join(map(str, value))
         elif key in ("duration", "warmup", "budget"):
             text = "null" if value is None else f"{value:g}s"
+        elif key == "profile" and value in (None, True):
+            text = "off" if value is None else "max"
         else:
             text = str(value)
         parts.append(f"{flag} {text}")

@@ -60,13 +60,13 @@ REQUEST_KEYS = ("method", "path", "headers", "body")
 DEFAULT_KEYS = ("apps", "connections", "threads", "duration", "warmup", "repeats", "timeout",
                 "env", "app_env", "thresholds", "tags", "default", "baseline", "comparisons",
                 "min_effect", "budget", "min_repeats", "max_repeats", "driver",
-                "locust_workers", "timeline")
+                "locust_workers", "timeline", "profile")
 SCENARIO_KEYS = ("name", "description", "request", *DEFAULT_KEYS, "rate", "faults")
 BUILTIN = {"connections": (1, 12, 24, 48), "threads": 2, "duration": 10.0, "warmup": 2.0,
            "repeats": 3, "timeout": 5.0, "env": {}, "app_env": {}, "thresholds": (),
            "tags": (), "default": True, "baseline": None, "comparisons": None,
            "min_effect": 0.05, "budget": None, "min_repeats": 3, "max_repeats": 30,
-           "driver": "wrk", "locust_workers": (1, 0), "timeline": None}
+           "driver": "wrk", "locust_workers": (1, 0), "timeline": None, "profile": None}
 # "apps" defaults to every known app, "baseline" to the first of them, "comparisons" to the
 # baseline against each other app plus every pair of the others (default_comparisons).
 
@@ -127,6 +127,9 @@ class Scenario:
     locust_remote_workers: int = 0  # ... and those the master waits for from other machines
     timeline: float | None = None  # seconds per interval of a throughput time series; None: none
     faults: tuple[Fault, ...] = ()  # injected during each measured cell, in time order
+    # The connection level at which each app's processes are sampled with py-spy, in one extra
+    # cell per app after that level's rounds (a profile, which feeds no verdict); None: none.
+    profile: int | None = None
 
     @property
     def adaptive(self) -> bool:
@@ -146,6 +149,11 @@ class Scenario:
                     + (f" held {f.hold:g} s" if f.hold else "")
                     + f" must end before the {self.duration:g} s duration (leave time to "
                     "recover)")
+        # Also when --connections replaces the level a profile was asked for.
+        if self.profile is not None and self.profile not in self.connections:
+            raise UsageError(f"scenario {self.name}: profile {self.profile} is not one of its "
+                             f"connection levels {list(self.connections)}: give --profile with "
+                             "one of them")
 
     @property
     def open_loop(self) -> bool:
@@ -287,6 +295,8 @@ def _extras(scenario):
     out = {}
     if scenario.timeline is not None:
         out["timeline"] = scenario.timeline
+    if scenario.profile is not None:
+        out["profile"] = scenario.profile
     if scenario.faults:
         out["faults"] = [{"kind": f.kind, "at": f.at}
                          | ({"hold": f.hold} if f.hold is not None else {})
@@ -524,6 +534,7 @@ class _Parser:
             if given and values["driver"] != "wrk":
                 self.fail(f"{where}.{key}", f"needs driver: wrk, whose script counts the "
                           f"answers over time (driver is {values['driver']})")
+        self.resolve_profile(values, "profile" in item, where)
         if faults and values["timeline"] is None:
             values["timeline"] = DEFAULT_FAULT_TIMELINE  # recovery is read from it
         if values["timeline"] is not None \
@@ -599,6 +610,17 @@ class _Parser:
             self.fail(f"{where}.rate", f"must be one number, or a list with one rate per "
                       f"connection level ({len(conns)}: {list(conns)})", rate)
         values["rate"] = tuple(self.rate(r, f"{where}.rate[{i}]") for i, r in enumerate(rate))
+
+    def resolve_profile(self, values, own, where):
+        """`profile: true` is the scenario's highest level; a number must be one of its
+        levels (given in defaults, it must suit every scenario that takes it)."""
+        asked, conns = values["profile"], values["connections"]
+        if asked is True:
+            values["profile"] = max(conns)
+        elif asked is not None and asked not in conns:
+            self.fail(f"{where}.profile" if own else f"defaults.profile (for {where})",
+                      f"must be true (the highest level) or one of the scenario's connection "
+                      f"levels ({', '.join(map(str, conns))})", asked)
 
     def rate(self, v, where):
         allowed = f"must be requests per second, a number above 0 and at most {MAX_RATE:,}"
@@ -733,6 +755,14 @@ class _Parser:
             return v
         if key == "locust_workers":
             return self.locust_workers(v, where)
+        if key == "profile":  # true: the highest level, resolved with the scenario's levels
+            if v is None or v is False:
+                return None
+            if v is True or (isinstance(v, int) and not isinstance(v, bool)
+                             and 1 <= v <= MAX_CONNECTIONS):
+                return v
+            self.fail(where, "must be true (the highest connection level), false, or one of "
+                      "the scenario's connection levels", v)
         raise AssertionError(key)
 
     def locust_workers(self, v, where):

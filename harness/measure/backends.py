@@ -18,6 +18,7 @@ from harness.measure import (
     dataset,
     locust_driver,
     postgres,
+    profiler,
     sampler,
     services,
     verify,
@@ -52,6 +53,17 @@ class Injected(Protocol):
     def events(self) -> list[FaultEvent]: ...
 
 
+class Profiling(Protocol):
+    """A sampling profiler around the load (harness.measure.profiler.Recording): `error` once
+    entered says it could not start; `outcome()` once left says what it wrote."""
+
+    error: str | None
+
+    def __enter__(self) -> Any: ...
+    def __exit__(self, *exc: object) -> Any: ...
+    def outcome(self) -> profiler.Sampled: ...
+
+
 class Backends(Protocol):
     def database(self, url: str | None, log_dir: str,
                  cpus: list[int]) -> AbstractContextManager[str]: ...
@@ -76,6 +88,8 @@ class Backends(Protocol):
     def settle(self, running: services.Running, url: str, timeout: float,
                pool_limit: int | None) -> SettleOutcome: ...
     def ceilings(self, scenario: Scenario, url: str, rows: int, work: str) -> Ceilings: ...
+    def profile(self, running: services.Running, seconds: float, out: str,
+                cpus: list[int]) -> Profiling: ...
 
 
 class Real:
@@ -149,6 +163,9 @@ class Real:
 
     def ceilings(self, scenario, url, rows, work):
         return ceilings.measure(scenario, url, rows, work)
+
+    def profile(self, running, seconds, out, cpus):
+        return profiler.Recording(running.process.pid, out, seconds, cpus=cpus or None)
 
 
 class _SamplerProbe:

@@ -77,8 +77,17 @@ def level_estimate(s: Scenario) -> tuple[float, float, int, int]:
         s.min_repeats * len(s.apps), int(high // cell_seconds(s)))
 
 
+def profile_estimate(s: Scenario) -> tuple[float, int]:
+    """Load seconds and cells of a scenario's profiled cells: one per app, after its rounds."""
+    if s.profile is None:
+        return 0.0, 0
+    return cell_seconds(s) * len(s.apps), len(s.apps)
+
+
 def estimate(sf: ScenarioFile) -> Estimate:
     parts = [level_estimate(s) for s, _ in levels(sf)]
+    parts += [(seconds, seconds, cells, cells)
+              for seconds, cells in map(profile_estimate, sf.scenarios)]
     return Estimate(sum(p[0] for p in parts), sum(p[1] for p in parts),
                     sum(p[2] for p in parts), sum(p[3] for p in parts))
 

@@ -62,6 +62,11 @@ def stop(*processes, timeout=10.0, sig=signal.SIGTERM):
             REGISTRY.drop_group(proc.pid)
 
 
+def signal_group(pgid, sig):
+    """Signal a process group started here, e.g. SIGINT to let py-spy write its file."""
+    _signal(pgid, sig)
+
+
 def _signal(pgid, sig):
     try:
         os.killpg(pgid, sig)

@@ -22,7 +22,7 @@ from typing import Protocol, Self
 from harness.config import thresholds
 from harness.config.scenarios import Scenario, ScenarioFile
 from harness.errors import Interrupted
-from harness.measure import applog, cpuset, faults, plan, postgres, services, wrk
+from harness.measure import applog, cpuset, faults, plan, postgres, profiler, services, wrk
 from harness.measure.backends import Backends, Real, SettleOutcome
 from harness.model import store
 from harness.model.results import (
@@ -35,6 +35,7 @@ from harness.model.results import (
     LoadResult,
     LogSummary,
     Overhead,
+    Profile,
     Run,
     RunStatus,
     StopReason,
@@ -301,6 +302,7 @@ def execute(sf: ScenarioFile, command: list[str], out_dir: str | Path,
                 _ceilings(ctx, scenario, with_ceilings)
                 with AppSet(ctx, scenario, found, targets) as apps:
                     _levels(ctx, scenario, apps)
+                    _profiles(ctx, scenario, apps)
         run.status = RunStatus.COMPLETE
     except Interrupted:
         run.status = RunStatus.INTERRUPTED
@@ -442,42 +444,20 @@ def measure(ctx: Context, planned: plan.Cell, apps: AppSet) -> Cell:
     cell = Cell(scenario=scenario.name, app=name, connections=planned.connections,
                 repeat=planned.repeat, status=CellStatus.FAILED,
                 settings=dict(running.settings) if running else {})
-    if name in apps.problems or running is None:
-        cell.reason = f"not measured: {apps.problems.get(name, 'the app is not running')}"
+    running = _ready(ctx, planned, apps, cell)
+    if running is None:
         return _judged(cell, scenario)
-    if running.process is not None and running.process.poll() is not None:
-        cell.reason = "not measured: the app exited (see its log)"
-        return _judged(cell, scenario)
-    with ctx.clock.timing("reset"):
-        try:
-            ctx.backends.reset(ctx.url, ctx.sf.rows)
-        except Exception as exc:  # noqa: BLE001 - e.g. dataset.ResetBlocked
-            cell.reason = f"not measured: {postgres.redact_text(str(exc))}"
-            return _judged(cell, scenario)
-    with ctx.clock.timing("check"):
-        problem = ctx.backends.check_request(running.base_url, scenario.request)
-    if problem:
-        cell.reason = f"not measured: the scenario's request failed: {problem}"
-        return _judged(cell, scenario)
-    target = running.base_url + scenario.request.path
-    scripts = str(ctx.work / "wrk")
     offset = running.log_offset()
     pool_limit = apps.pool_limit(name)
-
-    def load(seconds):
-        return ctx.backends.load(target, scenario.request, planned.connections,
-                                 scenario.threads, seconds, scenario.timeout, scripts,
-                                 ctx.cpus.load, scenario=scenario)
-
     try:
         if scenario.warmup > 0:
             with ctx.clock.timing("load"):
-                load(scenario.warmup)
+                _load(ctx, scenario, running, planned.connections, scenario.warmup)
         offset = running.log_offset()
         with ctx.backends.probe(running, ctx.url, pool_limit) as probe, \
                 ctx.clock.timing("load"):
             if scenario.timeline is None:
-                result = load(scenario.duration)
+                result = _load(ctx, scenario, running, planned.connections, scenario.duration)
             else:
                 result = _over_time(ctx, scenario, planned.connections, running, cell,
                                     scenario.timeline)
@@ -490,6 +470,107 @@ def measure(ctx: Context, planned: plan.Cell, apps: AppSet) -> Cell:
     cell.rps, cell.error_rate = rates(result)
     cell.log = _log(running, offset, ctx.work, planned)
     return _judged(cell, scenario)
+
+
+def _ready(ctx: Context, planned: plan.Cell, apps: AppSet,
+           cell: Cell) -> services.Running | None:
+    """The app is running, the dataset reset and the scenario's request answered: the app, or
+    None with `cell.reason` saying why the cell cannot be measured."""
+    name = planned.app
+    running = apps.running.get(name)
+    if name in apps.problems or running is None:
+        cell.reason = f"not measured: {apps.problems.get(name, 'the app is not running')}"
+        return None
+    if running.process is not None and running.process.poll() is not None:
+        cell.reason = "not measured: the app exited (see its log)"
+        return None
+    with ctx.clock.timing("reset"):
+        try:
+            ctx.backends.reset(ctx.url, ctx.sf.rows)
+        except Exception as exc:  # noqa: BLE001 - e.g. dataset.ResetBlocked
+            cell.reason = f"not measured: {postgres.redact_text(str(exc))}"
+            return None
+    with ctx.clock.timing("check"):
+        problem = ctx.backends.check_request(running.base_url, planned.scenario.request)
+    if problem:
+        cell.reason = f"not measured: the scenario's request failed: {problem}"
+        return None
+    return running
+
+
+def _load(ctx: Context, scenario: Scenario, running: services.Running, connections: int,
+          seconds: float) -> LoadResult:
+    return ctx.backends.load(running.base_url + scenario.request.path, scenario.request,
+                             connections, scenario.threads, seconds, scenario.timeout,
+                             str(ctx.work / "wrk"), ctx.cpus.load, scenario=scenario)
+
+
+def _profiles(ctx: Context, scenario: Scenario, apps: AppSet) -> None:
+    """After the scenario's rounds, one more cell per app at its `profile` level while py-spy
+    samples the app. The sampling slows the app: these cells go to `run.profiles`, never to
+    `run.cells`, so that no verdict, threshold or chart reads them."""
+    if scenario.profile is None:
+        return
+    cell_s = plan.cell_seconds(scenario)
+    for name in scenario.apps:
+        label = f"{scenario.name} {name} c={scenario.profile} profile"
+        ctx.observer.cell_started(label, cell_s)
+        profile, cell = profiled(ctx, plan.Cell(scenario, name, scenario.profile, 0), apps)
+        ctx.run.profiles.append(profile)
+        ctx.save()
+        ctx.observer.cell_finished(label, describe_profile(profile))
+        apps.settle(name, cell)
+
+
+def profiled(ctx: Context, planned: plan.Cell, apps: AppSet) -> tuple[Profile, Cell]:
+    """One profiled cell: the Profile stored, and the cell (not stored) that settle reads."""
+    scenario, name, conns = planned.scenario, planned.app, planned.connections
+    profile = Profile(scenario=scenario.name, app=name, connections=conns,
+                      rate_hz=profiler.RATE_HZ)
+    cell = Cell(scenario=scenario.name, app=name, connections=conns, repeat=planned.repeat,
+                status=CellStatus.FAILED)
+    running = apps.running.get(name)
+    if running is not None and running.process is None:
+        profile.error = ("not profiled: the harness did not start this app (a target), so it "
+                         "has no process to sample")
+        return profile, cell
+    running = _ready(ctx, planned, apps, cell)
+    if running is None:
+        profile.error = (cell.reason or "").replace("not measured", "not profiled", 1)
+        return profile, cell
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", scenario.name)
+    name_in_run = f"profiles/{safe}-{name}-c{conns}.txt"
+    result = warm = None
+    try:
+        if scenario.warmup > 0:
+            with ctx.clock.timing("load"):
+                warm = _load(ctx, scenario, running, conns, scenario.warmup)
+        with ctx.backends.profile(running, scenario.duration, str(ctx.work / name_in_run),
+                                  ctx.cpus.load) as sampling:
+            if sampling.error is None:
+                with ctx.clock.timing("load"):
+                    result = _load(ctx, scenario, running, conns, scenario.duration)
+    except wrk.WrkError as exc:
+        cell.reason = profile.error = f"{scenario.driver} failed: {exc}"
+        return profile, cell
+    outcome = sampling.outcome()
+    cell.load = result or warm  # some load reached the app: settle lets it drain
+    if result is not None:
+        cell.status = CellStatus.OK
+        profile.rps, profile.error_rate = rates(result)
+    profile.seconds = outcome.seconds
+    if outcome.samples is None:
+        profile.error = sampling.error or outcome.error
+    else:
+        profile.file, profile.samples = f"{ctx.run.run_id}/{name_in_run}", outcome.samples
+    return profile, cell
+
+
+def describe_profile(p: Profile) -> str:
+    if p.samples is None:
+        return f"NO PROFILE ({p.error})"
+    return (f"{p.samples} stacks sampled over {p.seconds or 0:.1f} s; "
+            f"{p.rps or 0:.0f} req/s while sampled (slowed by the sampling)")
 
 
 def _over_time(ctx: Context, scenario: Scenario, connections: int,

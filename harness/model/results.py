@@ -252,6 +252,27 @@ class LevelStop:
 
 
 @dataclass
+class Profile:
+    """Where one app's CPU went at one level: py-spy's samples of its processes over one extra
+    cell after the level's rounds (scenario key `profile`). The sampling slows the app, so this
+    cell is kept apart from `cells` and feeds no verdict, threshold or chart. The stacks are a
+    file beside the results (harness.model.stacks), named relative to the results file's
+    directory, so that a results directory can be moved whole."""
+
+    scenario: str
+    app: str
+    connections: int
+    rate_hz: int  # samples per second asked of py-spy, of every thread
+    file: str | None = None  # collapsed stacks: "<run-id>/profiles/<scenario>-<app>-c<N>.txt"
+    samples: int | None = None  # stacks in the file: one per thread and sample, idle included
+    seconds: float | None = None  # how long py-spy sampled (it runs behind when the app has
+    # many threads: fewer samples than rate × seconds per thread)
+    rps: float | None = None  # throughput while sampled, slowed by the sampling
+    error_rate: float | None = None
+    error: str | None = None  # why there is no profile, e.g. py-spy could not attach
+
+
+@dataclass
 class CpuLayout:
     """Which CPUs each party ran on; `shared` when the machine has too few to separate them."""
 
@@ -279,6 +300,7 @@ class RunCore:
     ceilings: dict[str, Ceilings] = field(default_factory=dict)
     cpu_layout: CpuLayout | None = None
     levels: list[LevelStop] = field(default_factory=list)
+    profiles: list[Profile] = field(default_factory=list)  # scenarios with `profile`
     cells: Sequence[CellCore] = field(default_factory=list)
 
     def scenario_config(self, name: str) -> dict[str, Any]:

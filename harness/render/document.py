@@ -53,7 +53,22 @@ class Images:
     figures: tuple[Figure, ...]
 
 
-Block = Heading | Para | Quote | Bullets | Table | Images
+@dataclass(frozen=True)
+class Attachment:
+    name: str  # file name beside the report
+    text: str  # what a link to it says
+    content: str  # the file: an SVG document
+
+
+@dataclass(frozen=True)
+class Links:
+    """Files written beside the report and linked from it (report.html inlines them)."""
+
+    files: tuple[Attachment, ...]
+    lead: str | None = None
+
+
+Block = Heading | Para | Quote | Bullets | Table | Images | Links
 
 
 def bullets(lines: list[str], lead: str | None = None) -> Bullets:

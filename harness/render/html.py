@@ -6,12 +6,13 @@ from __future__ import annotations
 from html import escape
 
 from harness.analysis.findings import Findings
-from harness.render import page
+from harness.render import page, svg
 from harness.render.document import (
     Block,
     Bullets,
     Heading,
     Images,
+    Links,
     Para,
     Quote,
     Table,
@@ -19,6 +20,7 @@ from harness.render.document import (
 )
 
 NAME = "report.html"
+XML_DECLARATION = svg.XML  # a file's, not inline SVG's
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 75rem; margin: 2rem auto; padding: 0 1rem;
        color: #222; line-height: 1.45; }
@@ -60,6 +62,11 @@ def block(b: Block) -> str:
     if isinstance(b, Images):
         return "\n".join(f'<figure role="img" aria-label="{escape(f.alt)}">\n'
                          f"{f.svg(standalone=False)}</figure>" for f in b.figures)
+    if isinstance(b, Links):  # inline, folded: the page stays one self-contained file
+        lead = f"<p>{inline_html(b.lead)}</p>\n" if b.lead else ""
+        return lead + "\n".join(
+            f"<details><summary>{inline_html(a.text)}</summary>\n"
+            f"{a.content.removeprefix(XML_DECLARATION)}</details>" for a in b.files)
     raise TypeError(f"unknown block {b!r}")
 
 

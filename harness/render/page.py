@@ -17,6 +17,7 @@ from harness.render import (
     appendix,
     figures,
     loop_section,
+    profile_section,
     resilience,
     scenario_section,
     verdict_text,
@@ -34,6 +35,7 @@ def document(f: Findings) -> list[Block]:
     for s in f.scenarios:
         blocks += scenario_section.section(f, s, figures.scenario(s))
         blocks += resilience.section(f, s.name)  # faults, or memory over time
+        blocks += profile_section.section(f, s.name)  # where the CPU goes
     return (blocks + loop_section.section(f) + appendix.failures(f) + appendix.history(f)
             + appendix.methodology(f)
             + appendix.environment(f) + appendix.settings(f))

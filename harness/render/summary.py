@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from harness.analysis.findings import Findings
 from harness.render import markdown, mermaid, page
-from harness.render.document import Block, Images
+from harness.render.document import Block, Images, Links
 
 NAME = "summary.md"
 MAX_BYTES = 900_000  # GitHub's step summary takes 1 MiB; compare.md is appended to it
@@ -33,6 +33,11 @@ def images(b: Images) -> str:
 def _text(blocks: list[Block], charts: bool) -> str:
     out = []
     for i, b in enumerate(blocks):
+        if isinstance(b, Links):  # a job summary has no files beside it: their names only
+            out.append("\n".join([*([b.lead] if b.lead else []),
+                                   *(f"- {a.text}: `{a.name}` beside report.md"
+                                     for a in b.files)]))
+            continue
         if isinstance(b, Images):
             if charts:
                 text = images(b)

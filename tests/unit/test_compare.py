@@ -168,5 +168,7 @@ def test_a_different_scenario_configuration_is_reported():
     assert "**Configuration differs from the baseline** for users_list" in \
         compare_markdown.render(result)
     assert compare.compared(result) == 1
+    current.config = {"scenarios": [{"name": "users_list", "duration": 10, "profile": 12}]}
+    assert compare.compare(baseline, current).config_mismatch == ()  # no number changes
     elsewhere = _run("other", rng, groups=(("insert", "flask_sync", 200),))
     assert compare.compared(compare.compare(baseline, elsewhere)) == 0

@@ -68,3 +68,37 @@ def test_missing_file_and_empty_directory(tmp_path):
         store.load(tmp_path / "nope.json")
     with pytest.raises(UsageError, match="no results files"):
         store.latest(tmp_path)
+
+
+def test_collapsed_stacks_keep_process_frames_whose_command_lines_hold_semicolons(tmp_path):
+    from harness.model import stacks
+
+    worker = 'process 12:"python -c from multiprocessing.spawn import spawn_main; spawn_main()"'
+    text = (f'process 11:"python -m uvicorn main:app";{worker};run (asyncio/runners.py:118) 7\n'
+            f'process 11:"python -m uvicorn main:app";{worker};run (asyncio/runners.py:118) 2\n'
+            "main (app.py:3);f (a b.py:9) 1\n"
+            "cut short without a count\n")
+    path = tmp_path / "p.txt"
+    path.write_text(text)
+    parsed = stacks.read(path)
+    assert parsed == {('process 11:"python -m uvicorn main:app"', worker,
+                       "run (asyncio/runners.py:118)"): 9,
+                      ("main (app.py:3)", "f (a b.py:9)"): 1}
+    assert stacks.total(parsed) == 10
+    assert stacks.is_process(worker) and not stacks.is_process("main (app.py:3)")
+
+
+def test_a_run_with_profiles_round_trips(tmp_path):
+    from harness.model.results import Profile
+
+    run = store.load(V1)
+    run.profiles = [Profile(scenario="users_list", app="flask_sync", connections=12, rate_hz=100,
+                            file=f"{run.run_id}/profiles/users_list-flask_sync-c12.txt",
+                            samples=2000, seconds=5.1, rps=300.0, error_rate=0.0),
+                    Profile(scenario="users_list", app="fastapi_sync", connections=12,
+                            rate_hz=100, error="py-spy could not attach: Permission denied")]
+    out = tmp_path / "run.json"
+    store.save(run, out)
+    jsonschema.validate(json.loads(out.read_text()), json.loads(SCHEMA_FILE.read_text()))
+    assert store.load(out) == run
+    assert store.load_cores([out])[0].profiles == run.profiles  # through the digest too

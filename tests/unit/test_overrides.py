@@ -69,6 +69,10 @@ def test_repeats_switches_to_fixed_rounds():
     ({"repeats": "3", "budget": "60s"}, "--repeats and --budget: choose one"),
     ({"min_repeats": "5", "max_repeats": "4"}, ("--max-repeats: must be at least --min-repeats "
                                                "(5) (got 4)")),
+    ({"profile": "soon"}, ("--profile: must be a connection level, 'max' (each scenario's "
+                           "highest) or 'off' (got 'soon')")),
+    ({"profile": "0"}, "--profile: must be a connection level, 'max'"),
+    ({"profile": "20000"}, "--profile: must be a connection level, 'max'"),
 ])
 def test_a_bad_value_is_one_line_naming_the_flag(given, message):
     with pytest.raises(UsageError) as caught:
@@ -110,10 +114,28 @@ def test_overridden_values_are_what_the_results_record():
     assert config["duration"] == 2.0 and config["repeats"] == 2 and config["budget"] is None
 
 
+def test_profile_is_checked_against_each_scenarios_levels():
+    reads, soak = overrides.apply(scenario_file(), flags(profile="max")).scenarios
+    assert (reads.profile, soak.profile) == (12, 200)
+    with pytest.raises(UsageError, match=r"^--profile: must be one of the connection levels of "
+                                         r"scenario soak \(200\) \(got 12\)$"):
+        overrides.apply(scenario_file(), flags(profile="12"))
+    (reads,) = overrides.apply(scenarios.select(scenario_file(), names=("reads",)),
+                               flags(profile="12", connections="12")).scenarios
+    assert reads.profile == 12
+    # A level the file profiles, taken away by --connections, is a one-line error too.
+    with pytest.raises(UsageError, match=r"^scenario reads: profile 12 is not one of its "
+                                         r"connection levels \[1\]"):
+        overrides.apply(scenario_file(profile=12), flags(connections="1"))
+    (reads, _) = overrides.apply(scenario_file(profile=12), flags(profile="off")).scenarios
+    assert reads.profile is None
+
+
 def test_described_gives_the_flags_back():
     assert overrides.described(flags(duration="2s", connections="1,12", repeats="2")) == \
         "--duration 2s --connections 1,12 --repeats 2"
     assert overrides.described(flags(budget="null")) == "--budget null"
+    assert overrides.described(flags(profile="max")) == "--profile max"
 
 
 @pytest.mark.parametrize("text, seconds", [("30h", 108000.0), ("2d", 172800.0),

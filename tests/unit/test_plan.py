@@ -55,3 +55,10 @@ def test_adaptive_estimate_spans_min_repeats_to_the_budget():
     assert len(plan.cells(sf)) == 2 * 30 * 3  # the plan lists every round allowed
     tight = plan.estimate(scenario_file(budget="10s", min_repeats=3))
     assert tight.max_s == tight.min_s == 2 * 108  # min_repeats run whatever the budget
+
+
+def test_a_profile_adds_one_cell_per_app_to_the_estimate():
+    plain, profiled = plan.estimate(scenario_file()), plan.estimate(scenario_file(profile=12))
+    assert plan.profile_estimate(scenario_file(profile=12).scenarios[0]) == (36.0, 3)
+    assert (profiled.min_s - plain.min_s, profiled.max_s - plain.max_s) == (36.0, 36.0)
+    assert (profiled.cells_min - plain.cells_min, profiled.cells_max - plain.cells_max) == (3, 3)

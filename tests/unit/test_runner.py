@@ -18,6 +18,7 @@ from harness.config import scenarios
 from harness.errors import Interrupted
 from harness.measure import runner, services
 from harness.measure.backends import SettleOutcome
+from harness.measure.profiler import Sampled
 from harness.model import store
 from harness.model.results import (
     Ceilings,
@@ -61,6 +62,8 @@ class Fake:
     stopped: list[str] = field(default_factory=list)
     killed: list[str] = field(default_factory=list)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
+    unprofiled: dict[str, str] = field(default_factory=dict)  # app -> why py-spy cannot attach
+    profiled: list[tuple[str, float, str]] = field(default_factory=list)  # (app, seconds, out)
 
     @contextmanager
     def database(self, url, log_dir, cpus):
@@ -122,6 +125,33 @@ class Fake:
 
     def ceilings(self, scenario, url, rows, work):
         return Ceilings(seconds=1, pgbench_tps={"12": 40000.0})
+
+    def profile(self, running, seconds, out, cpus):
+        app = running.service.name
+        self.profiled.append((app, seconds, out))
+        return FakeProfiling(self.unprofiled.get(app), self.loads)
+
+
+@dataclass
+class FakeProfiling:
+    """py-spy: attaches unless told why not; 'samples' 100 stacks per load it spans."""
+
+    error: str | None
+    loads: list[str]
+    before: int = 0
+    after: int = 0
+
+    def __enter__(self):
+        self.before = len(self.loads)
+        return self
+
+    def __exit__(self, *exc):
+        self.after = len(self.loads)
+
+    def outcome(self):
+        if self.error:
+            return Sampled(None, None, self.error)
+        return Sampled(100 * (self.after - self.before), 5.0)
 
 
 @dataclass
@@ -248,3 +278,46 @@ def test_interrupted_run_keeps_completed_cells(tmp_path):
     assert run.status is RunStatus.INTERRUPTED and len(run.cells) == 2
     assert run.levels[0].reason is StopReason.INTERRUPTED
     assert set(fake.stopped) == set(APPS)  # every app stopped on the way out
+
+
+def test_profiled_cells_come_after_the_rounds_and_stay_out_of_the_cells(tmp_path):
+    fake = Fake({"flask_sync": 800, "fastapi_sync": 400, "fastapi_async": 600},
+                unprofiled={"fastapi_sync": "py-spy could not sample the app: Permission denied"})
+    run, path = execute(tmp_path, scenario_file(connections=[1, 12], repeats=2, profile=12),
+                        fake)
+    assert len(run.cells) == 12  # the rounds only: no verdict reads a profiled cell
+    assert [(p.app, p.connections) for p in run.profiles] == [(a, 12) for a in APPS]
+    flask, sync, async_ = run.profiles
+    assert flask.file == f"{run.run_id}/profiles/users_list-flask_sync-c12.txt"
+    assert flask.samples == 100 and flask.rps > 0 and flask.error is None
+    assert (sync.file, sync.samples, sync.rps) == (None, None, None)
+    assert sync.error == "py-spy could not sample the app: Permission denied"  # and on it went
+    assert async_.samples == 100
+    # Each app: its warmup and the profiled load after the 12 cells' warmups and loads; py-spy
+    # sampled the scenario's duration into the run's own directory.
+    assert fake.loads[24:] == ["flask_sync"] * 2 + ["fastapi_sync"] + ["fastapi_async"] * 2
+    assert fake.profiled[0] == ("flask_sync", 5.0, str(path.parent / flask.file))
+    assert fake.settled[-3:] == list(APPS)  # each app drains before the next one's cell
+    assert store.load(path).profiles == run.profiles
+    jsonschema.validate(json.loads(path.read_text()), SCHEMA)
+
+
+def test_an_app_that_never_started_has_no_profile_and_says_why(tmp_path):
+    fake = Fake({"flask_sync": 800, "fastapi_sync": 400, "fastapi_async": 600},
+                broken={"fastapi_sync"})
+    run, _ = execute(tmp_path, scenario_file(repeats=1, profile=True), fake)
+    sync = next(p for p in run.profiles if p.app == "fastapi_sync")
+    assert sync.error.startswith("not profiled: did not start")
+    assert [p.app for p in run.profiles if p.samples] == ["flask_sync", "fastapi_async"]
+
+
+def test_an_interruption_during_a_profiled_cell_stops_the_profiler_and_keeps_the_cells(tmp_path):
+    fake = Fake({"flask_sync": 800, "fastapi_sync": 400, "fastapi_async": 600},
+                interrupt_after=7)  # 3 cells (warmup + load each), a warmup, then the profile
+    saved: dict = {}
+    with pytest.raises(Interrupted):
+        execute(tmp_path, scenario_file(repeats=1, profile=12), fake, saved=saved)
+    run = store.load(saved["path"])
+    assert run.status is RunStatus.INTERRUPTED and len(run.cells) == 3 and run.profiles == []
+    assert [app for app, _, _ in fake.profiled] == ["flask_sync"]
+    assert set(fake.stopped) == set(APPS)

@@ -158,6 +158,12 @@ def test_to_dict_is_json_ready(tmp_path):
     ("tags: [a, a]", "scenarios[0].tags[1]: must not repeat an earlier entry (got 'a')"),
     ("default: maybe", "scenarios[0].default: must be true or false (got 'maybe')"),
     ("description: [x]", "scenarios[0].description: must be a string (got ['x'])"),
+    ("connections: [1, 12]\nprofile: 24",
+     ("scenarios.yaml: scenarios[0].profile: must be true (the highest level) or one of the "
+      "scenario's connection levels (1, 12) (got 24)")),
+    ("profile: fast", ("scenarios[0].profile: must be true (the highest connection level), "
+                       "false, or one of the scenario's connection levels (got 'fast')")),
+    ("profile: 0", "scenarios[0].profile: must be true (the highest connection level)"),
 ])
 def test_bad_scenario_values(tmp_path, extra, expected):
     assert expected in error(tmp_path, with_scenario(extra))
@@ -285,3 +291,21 @@ def test_select_errors(tmp_path, kwargs, expected):
     with pytest.raises(UsageError) as e:
         scenarios.select(sf, **kwargs)
     assert str(e.value).replace(str(tmp_path) + "/", "") == expected
+
+
+@pytest.mark.parametrize(("extra", "profile"), [
+    ("connections: [1, 12]\nprofile: 12", 12), ("connections: [1, 12]\nprofile: true", 12),
+    ("connections: [1, 12]\nprofile: false", None), ("connections: [1, 12]", None)])
+def test_profile_is_a_level_of_the_scenario(tmp_path, extra, profile):
+    (s,) = load_text(tmp_path, with_scenario(extra)).scenarios
+    assert s.profile == profile
+    assert scenarios.to_dict(s).get("profile") == profile  # absent when not profiled
+
+
+def test_profile_in_defaults_must_suit_every_scenario(tmp_path):
+    text = ("version: 1\ndefaults: {profile: 12}\nscenarios:\n"
+            "  - {name: a, request: {path: /users}, connections: [12]}\n"
+            "  - {name: b, request: {path: /users}, connections: [1]}\n")
+    assert error(tmp_path, text) == (
+        "scenarios.yaml: defaults.profile (for scenarios[1]): must be true (the highest level) "
+        "or one of the scenario's connection levels (1) (got 12)")
