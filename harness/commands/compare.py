@@ -97,8 +97,9 @@ def remeasure(scenario_file: str, flagged, database_url: str | None, out_dir: st
             levels = set().union(*wanted[s.name].values())
             conns = tuple(c for c in s.connections if c in levels)
             if apps and conns:
+                # Only the flagged groups: a sweep's search is not run again.
                 picked.append(dataclasses.replace(
-                    s, apps=apps, connections=conns,
+                    s, apps=apps, connections=conns, sweep={},
                     comparisons=tuple(p for p in s.comparisons if set(p) <= set(apps))))
     if not picked:
         raise errors.UsageError(f"{scenario_file}: holds none of the flagged scenarios "
