@@ -336,6 +336,7 @@ class Choice:
     best: Fresh
     gap: Comparison | None  # best against the default on the objective's metric, from the
     # fresh rounds; None when the default itself was the best the search found
+    met: bool | None  # the choice met every threshold in the search (None: nothing searched)
 
 
 @dataclass(frozen=True, slots=True)

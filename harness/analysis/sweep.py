@@ -144,7 +144,10 @@ def findings(record: Sweep, grouped: groups.Grouped, scenario: str,
         choices = {}
         for objective, chosen in best[s.app].items():
             gap = None if chosen == s.app else compared(chosen, s.app, METRIC[objective])
-            choices[objective] = Choice(objective, fresh(chosen, s), gap)
+            # as the last step that measured it saw it
+            met = next((c.meets for st in reversed(s.steps) for c in st.candidates
+                        if c.app == chosen), None)
+            choices[objective] = Choice(objective, fresh(chosen, s), gap, met)
         stacks.append(StackSweep(
             app=s.app, default=fresh(s.app, s), throughput=choices[Objective.THROUGHPUT],
             cpu=choices[Objective.CPU], stop=s.stop, budget_s=s.budget_s, load_s=s.load_s,

@@ -84,9 +84,15 @@ def _choices(stacks: tuple[StackSweep, ...]) -> Table:
 
 
 def _choice_row(st: StackSweep, choice: Choice) -> tuple[str, ...]:
-    if choice.gap is None:
+    if choice.best.app == st.app:
+        if not st.steps:
+            why = "not searched: its budget held no step"
+        elif not choice.met:
+            why = "no configuration tried met every threshold: the default stays"
+        else:
+            why = "the default is the best found"
         return (f"`{st.app}`", FOR[choice.objective], "the default", units.NONE, units.NONE,
-                units.NONE, "the default is the best found")
+                units.NONE, why)
     return (f"`{st.app}`", FOR[choice.objective], f"`{choice.best.app}`",
             _settings(choice.best.settings, st.default.settings), *_measured(choice.best),
             short(choice.gap))

@@ -344,6 +344,9 @@ def test_a_search_stops_before_a_step_that_would_pass_its_budget(tmp_path):
     assert flask.stop is SearchStop.BUDGET and flask.steps == []
     assert flask.best_rps == flask.best_cpu == "flask_sync"
     assert run.sweeps[0].apps == ["flask_sync", "fastapi_async"]
+    report = markdown.render(analyze.analyze([run], run))["report.md"]
+    assert "| `flask_sync` | most req/s | the default | – | – | – | not searched: its budget " \
+           "held no step |" in report
 
 
 def test_findings_and_report_give_each_best_its_gap_and_the_verdicts_side_by_side(tmp_path):
@@ -381,6 +384,16 @@ def test_a_search_cell_that_fails_a_threshold_is_never_chosen(tmp_path):
     (step,) = run.sweeps[0].searches[0].steps
     four = next(c for c in step.candidates if c.app == "flask_sync@w4")
     assert not four.meets and run.sweeps[0].searches[0].best_rps == "flask_sync@w3"
+
+
+
+def test_when_nothing_meets_the_thresholds_the_default_stays_and_the_report_says_so(tmp_path):
+    fake = SweepFake({}, cv=0.02, landscape=landscape)
+    run, _ = run_sweep(tmp_path, sweep_file(thresholds=["rps > 100000"]), fake)
+    assert run.sweeps[0].searches[0].best_rps == "flask_sync"
+    report = markdown.render(analyze.analyze([run], run))["report.md"]
+    assert "| `flask_sync` | most req/s | the default | – | – | – | no configuration tried met " \
+           "every threshold: the default stays |" in report
 
 
 # -- the plan -------------------------------------------------------------------------------
