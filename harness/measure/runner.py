@@ -6,6 +6,8 @@ warmup runs at the cell's concurrency. After it the harness waits for the app to
 still queued in it, and restarts an app that is stuck, so that its state cannot block or slow the
 next app's cell. An adaptive level asks `stop_rule` after each round which comparisons are still
 undecided, runs only the apps those need, and stops when none is left or its budget is spent.
+A sweep scenario first searches its apps' settings (harness.measure.sweep), then runs its level
+on the defaults and the best configurations found.
 """
 
 from __future__ import annotations
@@ -322,7 +324,7 @@ def execute(sf: ScenarioFile, command: list[str], out_dir: str | Path,
                           layout, saved, sweep_rules)
             for scenario in sf.scenarios:
                 _ceilings(ctx, scenario, with_ceilings)
-                if scenario.sweep:
+                if scenario.sweep:  # its searches, then its level (sweep builds on this module)
                     from harness.measure import sweep
 
                     sweep.run(ctx, scenario, found, targets)
