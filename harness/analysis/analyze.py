@@ -26,6 +26,7 @@ from harness.analysis import (
     profiles,
     soak,
     stats,
+    sweep,
     verdicts,
 )
 from harness.analysis.findings import (
@@ -45,7 +46,15 @@ from harness.analysis.findings import (
 from harness.analysis.history import history
 from harness.config.scenarios import default_comparisons
 from harness.model import digest
-from harness.model.results import AppInfo, CellCore, CellStatus, Run, RunCore, StopReason
+from harness.model.results import (
+    AppInfo,
+    CellCore,
+    CellStatus,
+    Run,
+    RunCore,
+    StopReason,
+    is_search,
+)
 from harness.model.stacks import Stacks
 
 MAX_FAILURES = 50  # failed cells listed one by one; the rest are counted
@@ -64,7 +73,10 @@ def analyze(runs: Sequence[RunCore], detail: Run | None = None, *,
     adaptive = {(lv.scenario, lv.connections) for r in runs for lv in r.levels
                 if lv.reason is not StopReason.FIXED}
     config = _config(runs)
-    first = config.get(grouped.scenarios[0], {}) if grouped.scenarios else {}
+    # A sweep's search cells (scenario NAME:search) chose configurations: they are listed with
+    # the other cells and described in the sweep's findings, not reported as a scenario.
+    measured = [name for name in grouped.scenarios if not is_search(name)]
+    first = config.get(measured[0], {}) if measured else {}
     order = _apps(grouped.apps, _baseline(first, grouped.apps))
     summaries = {
         key: groups.summarize(key, members,
@@ -75,10 +87,14 @@ def analyze(runs: Sequence[RunCore], detail: Run | None = None, *,
     scenarios = tuple(
         _scenario(name, config.get(name, {}), grouped, summaries, runs, shown, adaptive, alpha,
                   info, cpus)
-        for name in grouped.scenarios)
-    cvs = sorted(g.rps.cv for g in summaries.values() if g.rps.cv is not None)
+        for name in measured)
+    cvs = sorted(g.rps.cv for k, g in summaries.items()
+                 if g.rps.cv is not None and not is_search(k[0]))
     failures = [f for g in summaries.values() for f in g.failures]
     failures.sort(key=_run_order(runs))
+    # a sweep's candidates are listed only when a reported scenario measured them
+    reported = {k[1] for k in summaries if not is_search(k[0])}
+    info = {a: i for a, i in info.items() if a in reported or not i.variant_of}
     verification = tuple(VerificationFailure(a, tuple(i.verification.failures))
                          for a, i in info.items() if not i.verification.ok)
     envs = [r.environment or {} for r in runs]
@@ -96,7 +112,7 @@ def analyze(runs: Sequence[RunCore], detail: Run | None = None, *,
         and all(i.verification.contract for i in info.values()),
         settings=_settings(grouped, order, info),
         layout=Layout.of((detail or runs[-1]).cpu_layout if runs or detail else None),
-        history=history(grouped, [r.run_id for r in runs], grouped.scenarios, order)
+        history=history(grouped, [r.run_id for r in runs], measured, order)
         if len(runs) > 1 else None,
         cells=tuple(grouped.rows),
         alpha=alpha, noisy_cv=stats.NOISY_CV, few_repeats=stats.FEW_REPEATS,
@@ -145,9 +161,15 @@ def _scenario(name: str, cfg: dict[str, Any], grouped: groups.Grouped,
                        for r in grouped.ok((name, a, conns)))
     # Without CPU time (a v1 file, or not taken) no CPU verdict lines that each say so.
     metrics = (Metric.THROUGHPUT, Metric.CPU) if measured_cpu else (Metric.THROUGHPUT,)
+    declared = _pairs(cfg, apps, baseline)
+    record = sweep.latest(runs, name)
+    # A sweep's fresh rounds also decide each best configuration against its default and the
+    # best ones against each other: the pairs its record names.
+    pairs = list(dict.fromkeys([*declared, *((str(a), str(b)) for a, b in
+                                             (record.comparisons if record else ()))]))
     comparisons: list[Comparison] = []
     for metric in metrics:
-        for cand, ref in _pairs(cfg, apps, baseline):
+        for cand, ref in pairs:
             for conns in levels:
                 # Welch's t when every run took a fixed number of repeats at the level; the
                 # sequential method as soon as one run stopped its rounds on the data.
@@ -194,6 +216,7 @@ def _scenario(name: str, cfg: dict[str, Any], grouped: groups.Grouped,
         spectra=charts.spectra(shown, name, apps, levels),
         resources=charts.resources(shown, name, apps, levels),
         diagnoses=diagnoses, outcomes=outcomes,
+        sweep=sweep.findings(record, grouped, name, comparisons, declared) if record else None,
     )
 
 
@@ -240,6 +263,8 @@ def _settings(grouped: groups.Grouped, order: Sequence[str],
               info: dict[str, AppInfo]) -> tuple[AppSettings, ...]:
     per_app: dict[str, dict[str, dict[str, list[str]]]] = {}  # app -> knob -> value -> scenarios
     for (scenario, app, _), members in grouped.cells.items():
+        if is_search(scenario):
+            continue
         last = None
         for m in members:
             settings = m.cell.settings

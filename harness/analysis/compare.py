@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from harness.analysis import environment, stats
 from harness.analysis.findings import EnvDiff, Verdict, Warn
 from harness.analysis.groups import Grouped, Key, group
-from harness.model.results import RunCore
+from harness.model.results import RunCore, is_search
 
 # Error rates sit near 0, where ratios mean nothing: their change is in absolute terms, 0.1 point.
 MIN_ERROR_DELTA = 0.001
@@ -111,7 +111,11 @@ def compare(baseline_runs: Sequence[RunCore], current: RunCore,
     baseline_runs = [r for r in baseline_runs if r.run_id != current.run_id]
     base, cur = group(baseline_runs), group([current])
     checks = []
-    for key in list(cur.cells) + [k for k in base.cells if k not in cur.cells]:
+    # A sweep's search cells chose configurations, a few cells each: not a measurement to hold
+    # a later run to.
+    keys = [k for k in list(cur.cells) + [k for k in base.cells if k not in cur.cells]
+            if not is_search(k[0])]
+    for key in keys:
         if key not in base.cells:
             checks.append(GroupCheck(*key, status=Status.NEW))
         elif key not in cur.cells:

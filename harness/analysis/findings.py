@@ -14,7 +14,14 @@ from typing import Any, NamedTuple
 from harness.analysis.faults import FaultFindings
 from harness.analysis.profiles import AppProfile
 from harness.analysis.soak import SoakFindings
-from harness.model.results import CpuLayout, Overhead, RunStatus, StopReason
+from harness.model.results import (
+    CpuLayout,
+    Objective,
+    Overhead,
+    RunStatus,
+    SearchStop,
+    StopReason,
+)
 
 
 class Warn(StrEnum):
@@ -333,6 +340,98 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Tried:
+    """One configuration as one step of a sweep's search measured it (a few cells: enough to
+    choose, not to decide)."""
+
+    app: str
+    settings: dict[str, str]  # the swept settings
+    cells: int
+    failed: int
+    rps: float | None  # medians
+    cpu_ms: float | None
+    meets: bool  # every cell completed and met every threshold
+
+
+@dataclass(frozen=True, slots=True)
+class StepLine:
+    """The configurations a step tried from one objective's choice (or both, while they
+    agree): that choice, and the same with the step's settings at their other values."""
+
+    objectives: tuple[Objective, ...]
+    start: str  # the choice the line went from
+    tried: tuple[Tried, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchStepFindings:
+    axis: tuple[str, ...]
+    lines: tuple[StepLine, ...]
+    best_rps: str  # each objective's choice after the step
+    best_cpu: str
+    moved_rps: bool  # the choice changed in this step
+    moved_cpu: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Fresh:
+    """A configuration in the fresh rounds measured after the search (the scenario's level)."""
+
+    app: str
+    settings: dict[str, str]  # the swept settings
+    n: int  # completed repeats
+    failed: int
+    rps: float | None  # median req/s
+    cpu_ms: float | None  # median CPU-ms per request, app + PostgreSQL when every cell has both
+    failing: tuple[str, ...]  # thresholds failed by some fresh repeat
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A stack's best configuration for one objective and how far its default is from it."""
+
+    objective: Objective
+    best: Fresh
+    gap: Comparison | None  # best against the default on the objective's metric, from the
+    # fresh rounds; None when the default itself was the best the search found
+    met: bool | None  # the choice met every threshold in the search (None: nothing searched)
+
+
+@dataclass(frozen=True, slots=True)
+class StackSweep:
+    app: str  # the stack, as configured by default
+    default: Fresh
+    throughput: Choice
+    cpu: Choice
+    stop: SearchStop
+    budget_s: float
+    load_s: float
+    configurations: int  # distinct configurations the search measured
+    cells: int
+    steps: tuple[SearchStepFindings, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PairVerdicts:
+    """A declared pair of stacks on one metric: their defaults compared, beside their best
+    configurations compared (each stack's best for that metric)."""
+
+    metric: Metric
+    candidate: str  # the stacks
+    reference: str
+    defaults: Comparison | None
+    bests: Comparison | None  # None: both bests are the defaults, the same comparison
+
+
+@dataclass(frozen=True, slots=True)
+class SweepFindings:
+    connections: int
+    rounds: int  # cells per configuration in each step of the search
+    stacks: tuple[StackSweep, ...]
+    pairs: tuple[PairVerdicts, ...]  # throughput then CPU
+
+
+@dataclass(frozen=True, slots=True)
 class ScenarioFindings:
     name: str
     description: str
@@ -361,6 +460,7 @@ class ScenarioFindings:
     resources: tuple[Resources, ...] = ()  # per app, at one level (harness.analysis.charts)
     diagnoses: tuple[Diagnosis, ...] = ()  # why pools ran out (harness.analysis.diagnosis)
     outcomes: tuple[Outcome, ...] = ()  # which apps held: scenarios that measure variants
+    sweep: SweepFindings | None = None  # a sweep scenario: each stack's best configuration
 
     def group(self, app: str, connections: int) -> Group | None:
         for g in self.groups:

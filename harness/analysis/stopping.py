@@ -9,9 +9,10 @@ cell failed) cannot be decided by more rounds: it is not waited for.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from harness.analysis import sequential
+from harness.analysis import groups, sequential, verdicts
+from harness.analysis.findings import CellRow, Metric
 from harness.config.scenarios import Scenario
 from harness.model.results import CellCore
 
@@ -30,9 +31,12 @@ def never_measured(cells: Sequence[CellCore], app: str, min_repeats: int) -> boo
     return len(mine) >= min_repeats and not any(c.ok for c in mine)
 
 
-def undecided(scenario: Scenario, cells: Sequence[CellCore]) -> list[tuple[str, str]]:
-    """The (candidate, reference) pairs of the scenario still undecided on throughput."""
+def undecided(scenario: Scenario, cells: Sequence[CellCore],
+              cpu_pairs: Collection[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """The (candidate, reference) pairs of the scenario still undecided on throughput, or, for
+    `cpu_pairs` (a sweep's fresh rounds), on CPU per request."""
     left = []
+    rows = None
     for a, b in scenario.comparisons:
         if never_measured(cells, a, scenario.min_repeats) or \
                 never_measured(cells, b, scenario.min_repeats):
@@ -41,6 +45,26 @@ def undecided(scenario: Scenario, cells: Sequence[CellCore]) -> list[tuple[str, 
                                      min_effect=scenario.min_effect,
                                      min_n=scenario.min_repeats, max_n=scenario.max_repeats,
                                      offset=sequential.THROUGHPUT_OFFSET)
-        if decision.verdict is sequential.Verdict.UNDECIDED:
+        open_ = decision.verdict is sequential.Verdict.UNDECIDED
+        if not open_ and (a, b) in cpu_pairs:
+            rows = rows if rows is not None else groups.run_rows("", cells)
+            open_ = _cpu_undecided(scenario, rows, a, b)
+        if open_:
             left.append((a, b))
     return left
+
+
+def _cpu_undecided(scenario: Scenario, rows: Sequence[CellRow], a: str, b: str) -> bool:
+    """The report's CPU decision (harness.analysis.verdicts): paired by round, app +
+    PostgreSQL when both sides measured both. Without CPU time there is nothing to wait for."""
+    a_rows = [r for r in rows if r.app == a and r.ok]
+    b_rows = [r for r in rows if r.app == b and r.ok]
+    a_pairs, b_pairs = groups.cpu_pairs(a_rows), groups.cpu_pairs(b_rows)
+    if not a_pairs or not b_pairs:
+        return False
+    with_db = all(d is not None for _, d in a_pairs + b_pairs)
+    decision = sequential.decide_paired(
+        verdicts.by_round(a_rows, b_rows, verdicts.value_of(Metric.CPU, with_db)),
+        min_effect=scenario.min_effect, min_n=scenario.min_repeats,
+        max_n=scenario.max_repeats, higher_is_better=False)
+    return decision.verdict is sequential.Verdict.UNDECIDED

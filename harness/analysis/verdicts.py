@@ -66,7 +66,7 @@ def compare(grouped: Grouped, scenario: str, connections: int, candidate: str, r
 
         min_n = max(2, min_n)
         # Adaptive rounds are judged paired by round, as the runner's stopping rule does.
-        value = _value(metric, with_db)
+        value = value_of(metric, with_db)
         d = sequential.decide_paired(
             by_round(a_cells, b_cells, value), min_effect=min_effect, alpha=alpha,
             min_n=min_n, max_n=max(min_n, max_n), higher_is_better=higher,
@@ -83,7 +83,7 @@ def compare(grouped: Grouped, scenario: str, connections: int, candidate: str, r
                 with_db=with_db)
 
 
-def _value(metric: Metric, with_db: bool) -> Callable[[CellRow], float | None]:
+def value_of(metric: Metric, with_db: bool) -> Callable[[CellRow], float | None]:
     if metric is Metric.THROUGHPUT:
         return lambda r: r.rps
     return lambda r: None if r.app_cpu_ms is None else \

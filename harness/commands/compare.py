@@ -97,8 +97,10 @@ def remeasure(scenario_file: str, flagged, database_url: str | None, out_dir: st
             levels = set().union(*wanted[s.name].values())
             conns = tuple(c for c in s.connections if c in levels)
             if apps and conns:
-                picked.append(dataclasses.replace(  # a confirmation takes no profile
-                    s, apps=apps, connections=conns, profile=None,
+                # Only the flagged groups: a sweep's search is not run again; a
+                # confirmation takes no profile.
+                picked.append(dataclasses.replace(
+                    s, apps=apps, connections=conns, sweep={}, profile=None,
                     comparisons=tuple(p for p in s.comparisons if set(p) <= set(apps))))
     if not picked:
         raise errors.UsageError(f"{scenario_file}: holds none of the flagged scenarios "

@@ -23,7 +23,7 @@ from harness.config import overrides as overrides_mod
 from harness.config import scenarios
 
 if TYPE_CHECKING:  # the measuring stack loads only when a command measures
-    from harness.config.scenarios import ScenarioFile
+    from harness.config.scenarios import Scenario, ScenarioFile
     from harness.measure.plan import Estimate
     from harness.measure.services import Service
     from harness.model.results import Run
@@ -39,6 +39,9 @@ MAX_TIME_S = 24 * 3600.0  # a longer plan needs --max-time
 OVERHEAD_FIXED_S = 5.0
 OVERHEAD_SCENARIO_S = 5.0
 OVERHEAD_CELL_S = 1.0
+# A sweep's step stops its configurations and starts the next ones, each verified: 5-13 s on
+# 2 cores under load.
+OVERHEAD_STEP_S = 8.0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -144,9 +147,15 @@ class Planned:
 
     def overhead(self) -> tuple[float, float]:
         """Allowance for the harness's own time (min, max), seconds."""
+        from harness.measure import plan
+
         est = self.estimate()
         base = OVERHEAD_FIXED_S + OVERHEAD_SCENARIO_S * len(self.sf.scenarios)
-        return base + OVERHEAD_CELL_S * est.cells_min, base + OVERHEAD_CELL_S * est.cells_max
+        steps = [plan.search_steps(s) for s in self.sf.scenarios if s.sweep]
+        return (base + OVERHEAD_CELL_S * est.cells_min
+                + OVERHEAD_STEP_S * sum(low for low, _ in steps),
+                base + OVERHEAD_CELL_S * est.cells_max
+                + OVERHEAD_STEP_S * sum(high for _, high in steps))
 
 
 def plan_run(scenario_file: str, apps: Iterable[str] = (), tags: Iterable[str] = (),
@@ -158,7 +167,8 @@ def plan_run(scenario_file: str, apps: Iterable[str] = (), tags: Iterable[str] =
     from harness.measure import services
 
     found = services.discover(extra=app_dirs)
-    sf = scenarios.load(scenario_file, set(found))
+    # Each app with the settings it reads: a sweep may search only those.
+    sf = scenarios.load(scenario_file, {name: s.knobs for name, s in found.items()})
     sf = scenarios.select(sf, tags=tuple(tags), names=tuple(names), apps=tuple(apps),
                           known_apps=set(found))
     sf = overrides_mod.apply(sf, overrides or {})
@@ -167,7 +177,28 @@ def plan_run(scenario_file: str, apps: Iterable[str] = (), tags: Iterable[str] =
         if name not in found:
             raise errors.UsageError(f"{scenario_file}: targets.{name}: not an app under "
                                     f"apps/; choose from {', '.join(sorted(found))}")
+    check_sweeps(sf, found, parsed)
     return Planned(sf, found, parsed, dict(overrides or {}), own_envs, ceilings)
+
+
+def check_sweeps(sf: ScenarioFile, found: Mapping[str, Service],
+                 targets: Mapping[str, str]) -> None:
+    """A swept app is one the harness starts, and a variant keeps the settings that make it
+    that variant."""
+    for s in sf.scenarios:
+        for app, axes in s.sweep.items():
+            if app in targets:
+                raise errors.UsageError(f"--target {app}: scenario {s.name} sweeps it, which "
+                                        "needs restarting it with other settings: leave it "
+                                        "out of --target")
+            fixed = found[app].fixed
+            for axis in axes:
+                for setting in axis.settings:
+                    if setting in fixed:
+                        raise errors.UsageError(
+                            f"{sf.path}: scenarios.{s.name}.sweep.{app}.{axis.name}: {app} "
+                            f"is a variant that fixes {setting}={fixed[setting]}: sweep its "
+                            f"base app ({found[app].variant_of}) instead")
 
 
 def check_time(planned: Planned, max_time: float = MAX_TIME_S) -> None:
@@ -290,6 +321,7 @@ def run(scenario_file: str, apps=(), tags=(), names=(), out: str | Path = DEFAUL
         app_dirs: Iterable[str | Path] = (), own_envs: bool = False,
         max_time: float = MAX_TIME_S) -> Outcome:
     from harness.analysis import stopping
+    from harness.analysis import sweep as sweep_rules
     from harness.commands import report
     from harness.commands.progress import Progress
     from harness.measure import plan, postgres, runner, services
@@ -307,7 +339,7 @@ def run(scenario_file: str, apps=(), tags=(), names=(), out: str | Path = DEFAUL
             p.sf, command, out, p.database_url, p.targets, observer=progress,
             with_ceilings=ceilings, saved=saved, stop_rule=stopping.undecided,
             cpu_layout=cpu_layout, found=p.found,
-            environment=_environment(p))
+            environment=_environment(p), sweep_rules=sweep_rules.Rules())
     except errors.Interrupted:
         if saved.get("path"):
             print(f"partial results kept: {saved['path']}", file=sys.stderr)
@@ -397,6 +429,7 @@ def plan_text(planned: Planned) -> str:
             lines.append(f"  app settings: {'; '.join(x for x in (env, per_app) if x)}")
         if s.thresholds:
             lines.append(f"  thresholds: {', '.join(t.expr for t in s.thresholds)}")
+        lines += _sweep_lines(s)
         low, high, cells_low, cells_high = plan.level_estimate(s)
         rounds = (f"{s.min_repeats}–{s.max_repeats} rounds" if s.adaptive
                   else f"{s.repeats} round(s)")
@@ -424,6 +457,24 @@ def plan_text(planned: Planned) -> str:
                    f"harness's own time (start-up, resets, checks; allowance) "
                    f"{_range(load[0] + over[0], load[1] + over[1], _duration)}")]
     return "\n".join(lines)
+
+
+def _sweep_lines(s: Scenario) -> list[str]:
+    if not s.sweep:
+        return []
+    from harness.measure import plan
+
+    low, high = plan.search_estimate(s)
+    lines = [(f"  sweep: each app's best settings (most req/s, least CPU per request) by "
+             f"coordinate search from its defaults, {s.sweep_rounds} cell(s) per configuration "
+             f"per step, within {_duration(s.sweep_budget or 0)} of load per app "
+             f"({_range(low, high, _duration)} in all):")]
+    for app, axes in s.sweep.items():
+        lines.append(f"    {app}: " + "; ".join(
+            f"{a.name} {', '.join('/'.join(v) for v in a.values)}" for a in axes))
+    lines.append("  then fresh rounds of each app's default and its best configurations "
+                 "(the verdicts)")
+    return lines
 
 
 def _app_line(planned: Planned, name: str, external: Mapping[str, str]) -> str:

@@ -10,12 +10,15 @@ import ipaddress
 import json
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import yaml
 
+from harness.config import sweep as sweep_mod
 from harness.config import thresholds
+from harness.config.sweep import Axis
 from harness.config.thresholds import Threshold
 from harness.errors import UsageError
 
@@ -53,6 +56,8 @@ KNOB_BOUNDS = {"WEB_CONCURRENCY": (1, 256), "POOL_SIZE": (0, 10_000),
                "MAX_OVERFLOW": (-1, 10_000), "POOL_TIMEOUT": (0, MAX_SECONDS),
                "THREADS": (1, 10_000), "THREADPOOL_SIZE": (1, 100_000),
                "POOL_PRE_PING": (0, 1)}
+# ... and those that take one of a few words (gunicorn's worker class: apps/flask_sync).
+KNOB_CHOICES = {"WORKER_CLASS": ("sync", "gthread")}
 UNIQUE = "{{unique}}"  # replaced by a per-request unique value in wrk's Lua script
 
 TOP_KEYS = ("version", "rows", "targets", "defaults", "scenarios")
@@ -61,7 +66,8 @@ DEFAULT_KEYS = ("apps", "connections", "threads", "duration", "warmup", "repeats
                 "env", "app_env", "thresholds", "tags", "default", "baseline", "comparisons",
                 "min_effect", "budget", "min_repeats", "max_repeats", "driver",
                 "locust_workers", "timeline", "profile")
-SCENARIO_KEYS = ("name", "description", "request", *DEFAULT_KEYS, "rate", "faults")
+SCENARIO_KEYS = ("name", "description", "request", *DEFAULT_KEYS, "rate", "faults",
+                 *sweep_mod.KEYS)
 BUILTIN = {"connections": (1, 12, 24, 48), "threads": 2, "duration": 10.0, "warmup": 2.0,
            "repeats": 3, "timeout": 5.0, "env": {}, "app_env": {}, "thresholds": (),
            "tags": (), "default": True, "baseline": None, "comparisons": None,
@@ -130,12 +136,25 @@ class Scenario:
     # The connection level at which each app's processes are sampled with py-spy, in one extra
     # cell per app after that level's rounds (a profile, which feeds no verdict); None: none.
     profile: int | None = None
+    # Per app, the settings searched for its best configuration (harness.config.sweep), the
+    # load time of each app's search, and the cells of each configuration per step.
+    sweep: dict[str, tuple[Axis, ...]] = field(default_factory=dict)
+    sweep_budget: float | None = None
+    sweep_rounds: int = sweep_mod.DEFAULT_ROUNDS
 
     @property
     def adaptive(self) -> bool:
         return self.budget is not None
 
     def __post_init__(self) -> None:
+        # Also when --connections or --apps change a sweep scenario.
+        if self.sweep and len(self.connections) != 1:
+            raise UsageError(f"scenario {self.name}: a sweep searches at one connection level, "
+                             f"but its connections are {list(self.connections)}: give one")
+        for app in self.sweep:
+            if app not in self.apps:
+                raise UsageError(f"scenario {self.name}: sweep.{app}: not one of its apps "
+                                 f"({', '.join(self.apps)})")
         # Also when --connections replaces the levels of a scenario with one rate per level.
         if self.rate is not None and len(self.rate) not in (1, len(self.connections)):
             raise UsageError(f"scenario {self.name}: rate has {len(self.rate)} values, one per "
@@ -253,7 +272,8 @@ def select(sf, tags=(), names=(), apps=(), known_apps=()):
         if kept:
             chosen.append(dataclasses.replace(
                 s, apps=kept, baseline=s.baseline if s.baseline in kept else kept[0],
-                comparisons=tuple(p for p in s.comparisons if set(p) <= set(kept))))
+                comparisons=tuple(p for p in s.comparisons if set(p) <= set(kept)),
+                sweep={a: axes for a, axes in s.sweep.items() if a in kept}))
     if not chosen:
         asked = ", ".join(f"{k} {v}" for k, v in
                           (("tags", tags), ("names", names), ("apps", apps)) if v)
@@ -290,9 +310,13 @@ def to_dict(scenario):
 
 
 def _extras(scenario):
-    """Keys only a fault or soak scenario sets: absent otherwise, so that the configuration of
-    every other scenario reads as it did before they existed (compare flags changed configs)."""
+    """Keys only a fault, soak or sweep scenario sets: absent otherwise, so that the
+    configuration of every other scenario reads as it did before they existed (compare flags
+    changed configs)."""
     out = {}
+    if scenario.sweep:
+        out.update(sweep=sweep_mod.to_dict(scenario.sweep), sweep_budget=scenario.sweep_budget,
+                   sweep_rounds=scenario.sweep_rounds)
     if scenario.timeline is not None:
         out["timeline"] = scenario.timeline
     if scenario.profile is not None:
@@ -459,8 +483,11 @@ def _children(node):
 
 class _Parser:
     def __init__(self, source, known_apps):
+        """known_apps: the apps' names, or {name: the settings it reads} (then a sweep's
+        settings are checked against them)."""
         self.source = source
         self.known_apps = set(known_apps)
+        self.knobs = dict(known_apps) if isinstance(known_apps, Mapping) else {}
 
     def fail(self, where, allowed, value=dataclasses.MISSING):
         got = "" if value is dataclasses.MISSING else f" (got {_got(value)})"
@@ -537,6 +564,7 @@ class _Parser:
         self.resolve_profile(values, "profile" in item, where)
         if faults and values["timeline"] is None:
             values["timeline"] = DEFAULT_FAULT_TIMELINE  # recovery is read from it
+        self.resolve_sweep(values, item, where, faults)
         if values["timeline"] is not None \
                 and values["duration"] / values["timeline"] > MAX_INTERVALS:
             self.fail(f"{where}.timeline", f"at most {MAX_INTERVALS:,} intervals per cell: at "
@@ -586,6 +614,33 @@ class _Parser:
                           + (f" held {f.hold:g} s" if f.hold else "")
                           + f" must end before the {duration:g} s duration (leave time to "
                           "recover)")
+
+    def resolve_sweep(self, values, item, where, faults):
+        """`sweep`, `sweep_budget` and `sweep_rounds` (harness.config.sweep)."""
+        if "sweep" not in item:
+            for key in ("sweep_budget", "sweep_rounds"):
+                if key in item:
+                    self.fail(f"{where}.{key}", "only used with sweep")
+            return
+        if faults:
+            self.fail(f"{where}.sweep", "not with faults: a fault scenario measures recovery, "
+                      "a sweep the best settings")
+        if len(values["connections"]) != 1:
+            self.fail(f"{where}.connections", "a sweep searches at one connection level: give "
+                      "one, like [24]", list(values["connections"]))
+        external = {a for a in values["apps"] if a in self.apps_allowed
+                    and a not in self.known_apps}
+        values["sweep"] = sweep_mod.parse(
+            item["sweep"], f"{where}.sweep", values["apps"], self.knobs, external, self.fail,
+            self.setting, self.mapping)
+        if "sweep_budget" not in item:
+            self.fail(f"{where}.sweep_budget", "required with sweep: seconds of load each "
+                      "app's search may take, like 150s")
+        values["sweep_budget"] = self.seconds(item["sweep_budget"], f"{where}.sweep_budget",
+                                              minimum=1)
+        values["sweep_rounds"] = self.positive_int(
+            item.get("sweep_rounds", sweep_mod.DEFAULT_ROUNDS), f"{where}.sweep_rounds",
+            sweep_mod.MAX_ROUNDS)
 
     def resolve_driver(self, values, item, where):
         """The load generator's settings: `rate` (open loop) and `locust_workers` need Locust;
@@ -883,10 +938,19 @@ class _Parser:
                 self.fail(where, "variable names must be letters, digits and '_'", name)
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                 self.fail(f"{where}.{name}", "must be a string or a number", value)
-            if name in KNOB_BOUNDS:
-                self.knob(name, value, f"{where}.{name}")
+            self.setting(name, value, f"{where}.{name}")
             env[name] = str(value)
         return env
+
+    def setting(self, name, value, where):
+        """One value of an app setting: within bounds, or among its choices."""
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            self.fail(where, "must be a string or a number", value)
+        if name in KNOB_BOUNDS:
+            self.knob(name, value, where)
+        elif name in KNOB_CHOICES and (not isinstance(value, str)
+                                       or value.strip() not in KNOB_CHOICES[name]):
+            self.fail(where, f"must be one of {', '.join(KNOB_CHOICES[name])}", value)
 
     def knob(self, name, value, where):
         """A setting the apps read as a number (harness.config.settings): within bounds, so

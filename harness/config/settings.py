@@ -15,6 +15,8 @@ WORKERS_DEFAULT = str(os.cpu_count() or 1)
 
 # gunicorn threads per worker: 1 means the sync worker, the usual Flask deployment.
 THREADS_DEFAULT = "1"
+# WORKER_CLASS (sync or gthread) has no fixed default: it follows THREADS (worker_class below).
+# gthread with one thread differs from sync: it keeps connections alive between requests.
 
 # AnyIO's default thread limiter size, which FastAPI uses for `def` endpoints and dependencies.
 THREADPOOL_DEFAULT = "40"
@@ -32,4 +34,12 @@ def resolve(knobs, *overrides):
     values = {k: DEFAULTS[k] for k in knobs if k in DEFAULTS}
     for layer in overrides:
         values.update({k: str(v) for k, v in (layer or {}).items()})
+    if "WORKER_CLASS" in knobs and "WORKER_CLASS" not in values:
+        values["WORKER_CLASS"] = worker_class(values.get("THREADS", THREADS_DEFAULT))
     return values
+
+
+def worker_class(threads):
+    """gunicorn's worker class when none is set: the sync worker for one thread, gthread for
+    more (apps/flask_sync/gunicorn.conf.py makes the same choice)."""
+    return "sync" if str(threads).strip() == "1" else "gthread"

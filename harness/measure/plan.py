@@ -65,16 +65,52 @@ def cell_seconds(s: Scenario) -> float:
 
 
 def level_estimate(s: Scenario) -> tuple[float, float, int, int]:
-    full_round = cell_seconds(s) * len(s.apps)
+    """(least, most) load seconds and (fewest, most) cells of one level; a sweep's level
+    includes its searches."""
+    if s.sweep:
+        return _sweep_estimate(s)
+    return _rounds_estimate(s, len(s.apps), len(s.apps))
+
+
+def _rounds_estimate(s: Scenario, fewest_apps: int, most_apps: int
+                     ) -> tuple[float, float, int, int]:
+    cell = cell_seconds(s)
     if not s.adaptive:
-        return (s.repeats * full_round,) * 2 + (s.repeats * len(s.apps),) * 2
-    low = s.min_repeats * full_round
+        return (s.repeats * cell * fewest_apps, s.repeats * cell * most_apps,
+                s.repeats * fewest_apps, s.repeats * most_apps)
+    low = s.min_repeats * cell * fewest_apps
     budget = s.budget or 0.0
     # Rounds after min_repeats run while they fit the budget; as comparisons are decided fewer
     # apps take part, so the budget, not max_repeats, bounds the time.
-    high = max(low, min(budget, s.max_repeats * full_round))
-    return low, high, s.min_repeats * len(s.apps), max(
-        s.min_repeats * len(s.apps), int(high // cell_seconds(s)))
+    high = max(s.min_repeats * cell * most_apps, min(budget, s.max_repeats * cell * most_apps))
+    return low, high, s.min_repeats * fewest_apps, max(
+        s.min_repeats * most_apps, int(high // cell))
+
+
+def search_estimate(s: Scenario) -> tuple[float, float]:
+    """(least, most) load seconds of a sweep's searches: each app's first step if it fits its
+    budget (the search stops before a step that does not), at most each app's budget."""
+    cell, budget = cell_seconds(s), s.sweep_budget or 0.0
+    first = [cell * s.sweep_rounds * len(axes[0].values) for axes in s.sweep.values()]
+    return sum(f for f in first if f <= budget), budget * len(s.sweep)
+
+
+def search_steps(s: Scenario) -> tuple[int, int]:
+    """(fewest, most) steps of a sweep's searches, each of which starts its configurations:
+    the first step of each app, at most as many as its budget holds of two configurations."""
+    cell, budget = cell_seconds(s), s.sweep_budget or 0.0
+    most = int(budget // (2 * cell * s.sweep_rounds)) if cell else 0
+    return len(s.sweep), most * len(s.sweep)
+
+
+def _sweep_estimate(s: Scenario) -> tuple[float, float, int, int]:
+    """The searches, then the fresh rounds of each app's default and its best configurations
+    (none, or one for each objective)."""
+    low, high = search_estimate(s)
+    fresh = _rounds_estimate(s, len(s.apps), len(s.apps) + 2 * len(s.sweep))
+    cell = cell_seconds(s)
+    return (low + fresh[0], high + fresh[1], int(low // cell) + fresh[2],
+            int(high // cell) + fresh[3])
 
 
 def profile_estimate(s: Scenario) -> tuple[float, int]:

@@ -6,6 +6,8 @@ warmup runs at the cell's concurrency. After it the harness waits for the app to
 still queued in it, and restarts an app that is stuck, so that its state cannot block or slow the
 next app's cell. An adaptive level asks `stop_rule` after each round which comparisons are still
 undecided, runs only the apps those need, and stops when none is left or its budget is spent.
+A sweep scenario first searches its apps' settings (harness.measure.sweep), then runs its level
+on the defaults and the best configurations found.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,7 @@ from harness.measure.backends import Backends, Real, SettleOutcome
 from harness.model import store
 from harness.model.results import (
     AppInfo,
+    Candidate,
     Ceilings,
     Cell,
     CellStatus,
@@ -34,6 +37,7 @@ from harness.model.results import (
     LevelStop,
     LoadResult,
     LogSummary,
+    Objective,
     Overhead,
     Profile,
     Run,
@@ -48,6 +52,25 @@ SETTLE_S = 5.0
 # (scenario, cells measured so far at one level) -> the comparisons still undecided, as
 # (candidate, reference) pairs; [] when every comparison at the level is decided.
 StopRule = Callable[[Scenario, list[Cell]], list[tuple[str, str]]]
+
+
+class SweepRules(Protocol):
+    """The decisions a sweep scenario takes from its data (harness.measure.sweep), injected like
+    the stop rule: the measuring layer does not import the analysis."""
+
+    def step(self, scenario: Scenario, cells: Sequence[Cell],
+             lines: Mapping[Objective, Sequence[str]],
+             settings: Mapping[str, dict[str, str]]
+             ) -> tuple[list[Candidate], dict[Objective, str]]:
+        """One search step's candidates summarized, and each objective's choice on its line
+        (its current choice first)."""
+        ...
+
+    def undecided(self, scenario: Scenario, cells: Sequence[Cell],
+                  cpu_pairs: Collection[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The stop rule of the fresh rounds: pairs undecided on throughput, or, for
+        `cpu_pairs`, on CPU per request."""
+        ...
 
 
 class Observer(Protocol):
@@ -109,6 +132,7 @@ class Context:
     stop_rule: StopRule | None
     cpus: CpuLayout
     saved: dict = field(default_factory=dict)
+    sweep_rules: SweepRules | None = None
 
     def save(self) -> None:
         with self.clock.timing("save"):
@@ -262,7 +286,8 @@ def execute(sf: ScenarioFile, command: list[str], out_dir: str | Path,
             saved: dict | None = None, stop_rule: StopRule | None = None,
             backends: Backends | None = None, cpu_layout: bool | None = None,
             found: dict[str, services.Service] | None = None,
-            environment: dict | None = None) -> tuple[Run, Path]:
+            environment: dict | None = None,
+            sweep_rules: SweepRules | None = None) -> tuple[Run, Path]:
     """Run the plan; returns (run, path). Interrupted propagates after the run is saved.
 
     The results file exists once something was measured (`saved["path"]` then names it): a run
@@ -297,11 +322,16 @@ def execute(sf: ScenarioFile, command: list[str], out_dir: str | Path,
                 url = stack.enter_context(backends.database(database_url, str(work), layout.db))
                 backends.prepare(url, sf.rows)
             ctx = Context(sf, run, path, work, url, backends, observer, clock, stop_rule,
-                          layout, saved)
+                          layout, saved, sweep_rules)
             for scenario in sf.scenarios:
                 _ceilings(ctx, scenario, with_ceilings)
+                if scenario.sweep:  # its searches, then its level (sweep builds on this module)
+                    from harness.measure import sweep
+
+                    sweep.run(ctx, scenario, found, targets)
+                    continue
                 with AppSet(ctx, scenario, found, targets) as apps:
-                    _levels(ctx, scenario, apps)
+                    run_levels(ctx, scenario, apps)
                     _profiles(ctx, scenario, apps)
         run.status = RunStatus.COMPLETE
     except Interrupted:
@@ -368,19 +398,11 @@ class Level:
                     label = (f"{scenario.name} {name} c={self.connections} round "
                              f"{self.round_no + 1}"
                              + ("" if scenario.adaptive else f"/{scenario.repeats}"))
-                    ctx.observer.cell_started(label, cell_s)
-                    cell = measure(ctx, plan.Cell(scenario, name, self.connections,
-                                                  self.round_no), apps)
+                    cell = take(ctx, plan.Cell(scenario, name, self.connections,
+                                               self.round_no), apps, label)
                     if cell.load is not None:
                         self.load_s += cell_s
                     self.measured.append(cell)
-                    ctx.run.cells.append(cell)
-                    ctx.save()  # kept, whatever happens next
-                    ctx.observer.cell_finished(label, describe(cell))
-                    apps.settle(name, cell)
-                    _after_faults(apps, cell)
-                    if cell.restarted or cell.settle_error:
-                        ctx.save()
                 self.round_no += 1
                 if self._stopped(allowance):
                     break
@@ -420,7 +442,22 @@ class Level:
         return False
 
 
-def _levels(ctx: Context, scenario: Scenario, apps: AppSet) -> None:
+def take(ctx: Context, planned: plan.Cell, apps: AppSet, label: str) -> Cell:
+    """Measure one cell and keep it (saved at once, whatever happens next); then let its app
+    settle before the next cell."""
+    ctx.observer.cell_started(label, plan.cell_seconds(planned.scenario))
+    cell = measure(ctx, planned, apps)
+    ctx.run.cells.append(cell)
+    ctx.save()
+    ctx.observer.cell_finished(label, describe(cell))
+    apps.settle(planned.app, cell)
+    _after_faults(apps, cell)
+    if cell.restarted or cell.settle_error:
+        ctx.save()
+    return cell
+
+
+def run_levels(ctx: Context, scenario: Scenario, apps: AppSet) -> None:
     """Every level once with its own budget; then, for an adaptive scenario, the levels left
     undecided share what the others did not spend, in order."""
     levels = [Level(ctx, scenario, c) for c in sorted(scenario.connections)]

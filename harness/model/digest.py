@@ -146,7 +146,8 @@ def facts(cells: Sequence[CellCore]) -> Sequence[CellCore | CellDigest]:
 _PARTS = (results.RunCore, results.CellCore, results.LoadResult, results.CpuTime,
           results.LogSummary, results.ThresholdResult, results.AppInfo, results.Verification,
           results.Overhead, results.Ceilings, results.CpuLayout, results.LevelStop, CellStatus,
-          results.RunStatus, results.StopReason)
+          results.RunStatus, results.StopReason, results.Sweep, results.Search,
+          results.SearchStep, results.Candidate, results.SearchStop)
 # The model's version and shape: a new format version, or a field added, renamed or removed
 # anywhere a digest reads (an additive change of the format), makes every digest stale.
 FINGERPRINT = f"{results.SCHEMA_VERSION};" + ";".join(

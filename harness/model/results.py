@@ -251,6 +251,101 @@ class LevelStop:
     undecided: list[str] = field(default_factory=list)  # "a vs b" pairs left undecided
 
 
+class Objective(StrEnum):
+    """What a sweep's search looks for in each stack's configurations."""
+
+    THROUGHPUT = "rps"  # the highest median requests/s
+    CPU = "cpu_ms_per_request"  # the least median CPU-ms per request (app + PostgreSQL)
+
+
+class SearchStop(StrEnum):
+    """Why a sweep's search of one app stopped."""
+
+    CONVERGED = "converged"  # every axis was tried from the final choices: nothing left to try
+    BUDGET = "budget"  # the next step would have taken the search past its budget
+    INTERRUPTED = "interrupted"
+
+
+# The cells of a sweep's search carry the scenario's name with this suffix, so that they are
+# never pooled with the fresh rounds that judge its outcome (docs/statistics.md).
+SEARCH_SUFFIX = ":search"
+
+
+def search_scenario(scenario: str) -> str:
+    return scenario + SEARCH_SUFFIX
+
+
+def is_search(scenario: str) -> bool:
+    return scenario.endswith(SEARCH_SUFFIX)
+
+
+@dataclass
+class Candidate:
+    """One configuration of an app as one step of a search measured it."""
+
+    app: str  # APP@LABEL, or APP itself for its default configuration
+    settings: dict[str, str]  # the value of every setting the search sweeps
+    cells: int  # cells of this step that completed
+    failed: int  # cells of this step that failed
+    rps: float | None  # median req/s of the completed cells
+    cpu_ms: float | None  # median CPU-ms per request (app + PostgreSQL when the step has both)
+    meets: bool  # at least one cell, every cell completed and met every threshold
+
+
+@dataclass
+class SearchStep:
+    """One step of a coordinate search: one axis varied around the configurations chosen so
+    far, each candidate measured `rounds` times, interleaved."""
+
+    axis: list[str]  # the settings varied, moved together
+    first_round: int  # the cells' `repeat` of the step's first round
+    rounds: int
+    load_s: float
+    candidates: list[Candidate]
+    from_rps: str  # the configuration chosen for each objective before the step...
+    from_cpu: str
+    best_rps: str  # ... and after it
+    best_cpu: str
+
+
+@dataclass
+class Search:
+    """How one app's best configurations were searched for (harness.measure.search)."""
+
+    app: str  # the app as configured by default; candidates are APP@LABEL
+    default: dict[str, str]  # the swept settings' values by default
+    budget_s: float  # load time the search may take
+    load_s: float = 0.0
+    stop: SearchStop = SearchStop.INTERRUPTED  # until it stops on its own
+    steps: list[SearchStep] = field(default_factory=list)
+    best_rps: str = ""  # the app's configuration with the highest req/s meeting the thresholds
+    best_cpu: str = ""  # ... and the one with the least CPU per request
+
+    def settings_of(self, app: str) -> dict[str, str]:
+        """The swept settings of one configuration the search measured."""
+        for step in self.steps:
+            for c in step.candidates:
+                if c.app == app:
+                    return c.settings
+        return dict(self.default)
+
+
+@dataclass
+class Sweep:
+    """A sweep scenario: each app's search, then which configurations the fresh rounds
+    measured and which pairs they decide."""
+
+    scenario: str
+    connections: int
+    searches: list[Search] = field(default_factory=list)
+    apps: list[str] = field(default_factory=list)  # each app's default, then the best ones
+    comparisons: list[list[str]] = field(default_factory=list)  # [candidate, reference]
+    cpu_pairs: list[list[str]] = field(default_factory=list)  # those decided on CPU too
+
+    def search(self, app: str) -> Search | None:
+        return next((s for s in self.searches if s.app == app), None)
+
+
 @dataclass
 class Profile:
     """Where one app's CPU went at one level: py-spy's samples of its processes over one extra
@@ -301,6 +396,7 @@ class RunCore:
     cpu_layout: CpuLayout | None = None
     levels: list[LevelStop] = field(default_factory=list)
     profiles: list[Profile] = field(default_factory=list)  # scenarios with `profile`
+    sweeps: list[Sweep] = field(default_factory=list)
     cells: Sequence[CellCore] = field(default_factory=list)
 
     def scenario_config(self, name: str) -> dict[str, Any]:

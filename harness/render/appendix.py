@@ -109,6 +109,15 @@ def methodology(f: Findings) -> list[Block]:
             "divided by the requests completed; it is compared like throughput, lower being "
             "better. Capacity is that cost at the highest level meeting every threshold: "
             "1 CPU-ms per request at 1,000 req/s keeps one core busy.")
+    if any(s.sweep for s in f.scenarios):
+        lines.append(
+            "A sweep searches each stack's settings by coordinate search: one setting (or group "
+            "of settings) at a time, its values measured for a few interleaved cells with the "
+            "others at the current choice, a change kept only when its median beats the choice "
+            f"by {effect}, within a budget of load time. The search only chooses: each best "
+            "configuration is then measured afresh against its default and against the other "
+            "stacks' best in adaptive rounds, and only those fresh rounds give gaps and "
+            "verdicts (a verdict from the data that picked the winner would favour it).")
     lines += [
         ("Failed cells are listed, never averaged in. Latencies are wrk's percentiles; requests "
         "that time out are counted as errors and are missing from the percentiles."),

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from harness.analysis.findings import Findings, Group, Metric, ScenarioFindings, Warn
 from harness.model.results import StopReason
-from harness.render import diagnosis_section, figures, loop_section, units
+from harness.render import diagnosis_section, figures, loop_section, sweep_section, units
 from harness.render.document import Block, Heading, Images, Para, Table
 from harness.render.document import bullets as _bullets
 from harness.render.units import conns
@@ -54,8 +54,8 @@ def section(f: Findings, s: ScenarioFindings,
     if charts:
         blocks.append(Images(tuple(charts)))
     blocks.append(_table(s, f.detail_run if f.pooled else None, loop_section.marked(f)))
-    blocks += (_stops(s) + _cpu(s) + _evidence(f, s) + diagnosis_section.section(s)
-               + _ceilings(s))
+    blocks += (sweep_section.section(s) + _stops(s) + _cpu(s) + _evidence(f, s)
+               + diagnosis_section.section(s) + _ceilings(s))
     return blocks
 
 

@@ -109,7 +109,7 @@ def comparison_line(s: ScenarioFindings, c: Comparison) -> str:
         why = (f"{_rounds(n)} with a value, fewer than the {s.min_repeats or 3} its first "
                "look needs" if n < (s.min_repeats or 3) else
                "some repeats served no requests, which no ratio describes")
-        return f"`{c.candidate}` {where}: {subject}undecided: {why}."
+        return f"`{c.candidate}` against {c.reference} {where}: {subject}undecided: {why}."
     detail = [units.ratio(c.ratio)]
     if c.ci_low is not None:
         detail.append(_interval(c) + (f", p = {c.p_value:.2g}" if c.p_value is not None else ""))
@@ -122,14 +122,19 @@ def comparison_line(s: ScenarioFindings, c: Comparison) -> str:
         Verdict.UNDECIDED: f"undecided after {_rounds(min(c.n_candidate, c.n_reference))}",
         Verdict.EQUIVALENT: f"equivalent to {c.reference} within ±{s.min_effect:.0%}",
     }.get(c.verdict, c.verdict.value)
-    return f"`{c.candidate}` {where}: {subject}{verdict} ({'; '.join(detail + notes)})."
+    # A candidate may be compared with several references at a level: name the one it was not
+    # told apart from (an equivalence names it already).
+    against = "" if c.verdict is Verdict.EQUIVALENT else f" against {c.reference}"
+    return (f"`{c.candidate}`{against} {where}: {subject}{verdict} "
+            f"({'; '.join(detail + notes)}).")
 
 
 def _short_verdict(c: Comparison) -> str:
     if c.verdict in (Verdict.FASTER, Verdict.SLOWER):
         return f"{c.verdict.value} than {c.reference}"
-    return {Verdict.INCONCLUSIVE: "inconclusive (too few or too noisy repeats)",
-            Verdict.UNDECIDED: "undecided within the budget",
+    return {Verdict.INCONCLUSIVE: f"inconclusive against {c.reference} (too few or too noisy "
+                                  "repeats)",
+            Verdict.UNDECIDED: f"undecided against {c.reference} within the budget",
             Verdict.EQUIVALENT: f"equivalent to {c.reference}",
             }.get(c.verdict, "not detectably different")  # type: ignore[arg-type]
 

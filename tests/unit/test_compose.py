@@ -29,6 +29,7 @@ APPS = ("fastapi_async", "fastapi_sync", "flask_sync")
 # Knobs whose harness default depends on the machine (one worker per CPU): the compose file
 # leaves them empty and docker/serve.py computes the default inside the container.
 MACHINE_DEPENDENT = {"WEB_CONCURRENCY"}
+DERIVED = {"WORKER_CLASS"}  # empty: the app derives it (from THREADS), as settings.resolve does
 INTERPOLATION = re.compile(r"\$\{(?P<name>\w+):-(?P<default>[^}]*)\}")
 
 
@@ -112,7 +113,7 @@ def test_app_environment_sets_each_knob_it_reads_to_the_harness_default(name):
         assert knob in env, f"{name}: {knob} (read by the app) is not set"
         match = INTERPOLATION.fullmatch(str(env[knob]))
         assert match and match["name"] == knob, f"{name}: {knob} should be ${{{knob}:-default}}"
-        expected = "" if knob in MACHINE_DEPENDENT else settings.DEFAULTS[knob]
+        expected = "" if knob in MACHINE_DEPENDENT | DERIVED else settings.DEFAULTS[knob]
         assert match["default"] == expected, f"{name}: {knob} default"
     unread = set(env) & set(settings.DEFAULTS) - set(knobs)
     assert not unread, f"{name}: sets knobs the app does not read: {sorted(unread)}"
@@ -198,7 +199,7 @@ def test_serve_plans_the_service_toml_command_on_all_interfaces(name):
     assert env["WEB_CONCURRENCY"] == settings.DEFAULTS["WEB_CONCURRENCY"]  # empty: the default
     for knob in declared.knobs:
         if knob not in ("POOL_SIZE", "WEB_CONCURRENCY"):
-            assert env[knob] == settings.DEFAULTS[knob]
+            assert env[knob] == settings.resolve(declared.knobs)[knob]  # derived ones too
 
 
 def test_serve_uses_the_service_port_when_port_is_unset():

@@ -76,7 +76,8 @@ def test_verdict_breaking_points_and_evidence():
     verdict = _section(md, "Verdict")
     assert ("- `fastapi_async` serves 0.67× flask_sync at 48 connections (95% CI 0.61–0.73): "
             "slower.") in verdict
-    assert ("- `fastapi_async` at 12 connections: inconclusive: the repeats cannot tell (0.72×; "
+    assert ("- `fastapi_async` against flask_sync at 12 connections: inconclusive: the repeats "
+            "cannot tell (0.72×; "
             "95% CI 0.47–1.10, p = 0.08; could not tell apart differences under 67%;") in verdict
     assert "`fastapi_async`: noisy, CV 17%" in verdict
     assert "- `fastapi_async` serves 1.78× fastapi_sync at 12 connections" in verdict
@@ -121,7 +122,8 @@ def test_verification_failure_single_repeat_and_saturation():
     md = _md(_run(raw))
     assert ("- `fastapi_sync` at 1 connection: not compared: `fastapi_sync` failed every repeat "
             "(not measured: failed contract verification:") in md
-    assert ("- `fastapi_async` at 1 connection: inconclusive: the repeats cannot tell (0.73×; a "
+    assert ("- `fastapi_async` against flask_sync at 1 connection: inconclusive: the repeats "
+            "cannot tell (0.73×; a "
             "single repeat cannot decide; `fastapi_async`: few repeats; `flask_sync`: few "
             "repeats).") in md
     failures = _section(md, "Failures")
