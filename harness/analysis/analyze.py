@@ -196,6 +196,8 @@ def _scenario(name: str, cfg: dict[str, Any], grouped: groups.Grouped,
     settings = {(a, c): members[-1].cell.settings for (sc, a, c), members in grouped.cells.items()
                 if sc == name and members}
     diagnoses, outcomes = diagnosis.scenario(group_list, settings, evidence_rows, info, cpus)
+    if record:  # a sweep's configurations are judged by its own section, not as mitigations
+        outcomes = ()
     request = cfg.get("request") or {}
     budgeted = cfg.get("budget") is not None
     return ScenarioFindings(
