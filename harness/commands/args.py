@@ -10,6 +10,9 @@ def app_list(value):
     names = [n.strip() for n in value.split(",") if n.strip()]
     unknown = [n for n in names if n not in known]
     if not names or unknown:
+        apps = [n for n in known if "@" not in n]
+        variants = [n for n in known if "@" in n]
         raise argparse.ArgumentTypeError(
-            f"unknown app {', '.join(unknown) or repr(value)}; choose from {', '.join(known)}")
+            f"unknown app {', '.join(unknown) or repr(value)}; choose from {', '.join(apps)}"
+            + (f" (variants: {', '.join(variants)})" if variants else ""))
     return names

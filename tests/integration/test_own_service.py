@@ -129,7 +129,8 @@ def test_an_environment_that_cannot_be_built_is_one_line_naming_its_log(tmp_path
                    "--out", str(tmp_path / "out"), env=env)
     assert proc.returncode == 2, proc.stderr
     line = proc.stderr.strip().splitlines()[-1]
-    assert line.startswith("error: broken: building the environment failed (pip exited 1: ")
+    # uv when installed (requirements.txt has it), else pip
+    assert re.match(r"error: broken: building the environment failed \((uv )?pip exited 1: ", line)
     log = Path(line.rsplit("log: ", 1)[1])
     assert log.is_file() and "no-such-package-dir" in log.read_text()
     assert not log.with_suffix("").exists()  # no half-built environment left

@@ -56,8 +56,8 @@ def test_serve_refuses_an_unknown_app():
     proc = subprocess.run([sys.executable, "-m", "harness", "serve", "--apps", "flask_sync,rails"],
                           cwd=ROOT, capture_output=True, text=True, check=False)
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1].endswith(
-        "unknown app rails; choose from fastapi_async, fastapi_sync, flask_sync")
+    assert "unknown app rails; choose from fastapi_async, fastapi_sync, flask_sync (variants: " \
+        "fastapi_sync@close-early," in proc.stderr.strip().splitlines()[-1]
 
 
 def test_serve_refuses_a_port_in_use_before_starting_anything():
