@@ -64,9 +64,9 @@ def analyze(runs: Sequence[RunCore], detail: Run | None = None, *,
     first = config.get(grouped.scenarios[0], {}) if grouped.scenarios else {}
     order = _apps(grouped.apps, _baseline(first, grouped.apps))
     summaries = {
-        key: groups.summarize(key, members,
+        key: groups.summarize(key, grouped.pool(key),
                               _whole(sampled.cells.get(key, ())) if sampled else (), alpha)
-        for key, members in grouped.cells.items()}
+        for key in grouped.cells}
     scenarios = tuple(
         _scenario(name, config.get(name, {}), grouped, summaries, runs, shown, adaptive, alpha)
         for name in grouped.scenarios)
@@ -135,8 +135,8 @@ def _scenario(name: str, cfg: dict[str, Any], grouped: groups.Grouped,
     apps = _apps(seen, baseline)
     levels = grouped.levels(name)
     min_effect = float(cfg.get("min_effect", stats.MIN_EFFECT))
-    measured_cpu = any(r.app_cpu_ms is not None for a in apps for conns in levels
-                       for r in grouped.ok((name, a, conns)))
+    measured_cpu = any(grouped.pool((name, a, conns)).cpu_pairs for a in apps
+                       for conns in levels if (name, a, conns) in grouped.cells)
     # Without CPU time (a v1 file, or not taken) no CPU verdict lines that each say so.
     metrics = (Metric.THROUGHPUT, Metric.CPU) if measured_cpu else (Metric.THROUGHPUT,)
     comparisons: list[Comparison] = []
@@ -161,9 +161,8 @@ def _scenario(name: str, cfg: dict[str, Any], grouped: groups.Grouped,
     thresholds = dict.fromkeys(cfg.get("thresholds") or [])
     for a in apps:
         for c in levels:
-            for m in grouped.cells.get((name, a, c), []):
-                for t in m.cell.thresholds:
-                    thresholds[t.expr] = None
+            if (name, a, c) in grouped.cells:
+                thresholds.update(dict.fromkeys(grouped.pool((name, a, c)).checks.everywhere))
     request = cfg.get("request") or {}
     budgeted = cfg.get("budget") is not None
     return ScenarioFindings(

@@ -1,10 +1,11 @@
 """Cells grouped by (scenario, app, connections), their per-request CPU cost, and each group's
 summary of every metric.
 
-Each cell's values are derived once, into a findings.CellRow, and read from there by every
-summary and comparison: a thousand runs hold a hundred thousand cells. A run read through its
-digest (store.load_cores) gives its cells as the digest's rows (model.digest.CellDigest: what
-the analysis reads of a cell), a run loaded whole its model cells; both are a `Cell` here.
+Each cell's values are derived once, into a findings.CellRow, and each group's rows once into a
+pool.Pool (its columns), read by every summary and comparison: a thousand runs hold a hundred
+thousand cells. A run read through its digest (store.load_cores) gives its cells as the
+digest's rows (model.digest.CellDigest: what the analysis reads of a cell), a run loaded whole
+its model cells; both are a `Cell` here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import NamedTuple
 
 from harness.analysis import stats
 from harness.analysis.findings import CellRow, Failure, Group, Summary
+from harness.analysis.pool import Pool
 from harness.model import digest
 from harness.model.digest import CellDigest
 from harness.model.results import CellCore, CellStatus, RunCore
@@ -42,7 +44,7 @@ class Grouped:
     apps: list[str]
     rows: list[CellRow]
     _ok: dict[Key, list[CellRow]] = field(default_factory=dict)
-    _runs: dict[Key, set[str]] = field(default_factory=dict)
+    _pools: dict[Key, Pool] = field(default_factory=dict)
 
     def levels(self, scenario: str) -> list[int]:
         return sorted({k[2] for k in self.cells if k[0] == scenario})
@@ -54,15 +56,19 @@ class Grouped:
             rows = self._ok[key] = [m.row for m in self.cells.get(key, ()) if m.row.ok]
         return rows
 
+    def pool(self, key: Key) -> Pool:
+        """The group's repeats column by column, made on first use (the key must be present)."""
+        found = self._pools.get(key)
+        if found is None:
+            _, cells, rows = zip(*self.cells[key], strict=True)
+            facts = [c if isinstance(c, CellDigest) else digest.of_cell(c) for c in cells]
+            found = self._pools[key] = Pool(rows, facts)
+        return found
+
     def runs_in(self, *keys: Key) -> int:
         """How many runs measured these groups."""
-        return len(set().union(*(self._runs_of(key) for key in keys)))
-
-    def _runs_of(self, key: Key) -> set[str]:
-        found = self._runs.get(key)
-        if found is None:
-            found = self._runs[key] = {m.run_id for m in self.cells.get(key, ())}
-        return found
+        return len(frozenset().union(*(self.pool(key).runs for key in keys
+                                       if key in self.cells)))
 
 
 def group(runs: Iterable[RunCore]) -> Grouped:
@@ -119,34 +125,14 @@ def run_rows(run_id: str, cells: Sequence[Cell]) -> list[CellRow]:
 _ROW = CellRow._make
 
 
-def cpu_pairs(rows: Sequence[CellRow]) -> list[tuple[float, float | None]]:
-    """(app, PostgreSQL) CPU-ms per request of each row that measured the app's."""
-    return [(r.app_cpu_ms, r.db_cpu_ms) for r in rows if r.app_cpu_ms is not None]
-
-
-def cpu_total(pairs: Sequence[tuple[float, float | None]], with_db: bool) -> list[float]:
-    return [a + (d or 0.0) if with_db else a for a, d in pairs]
-
-
-def total_cpu_ms(rows: Sequence[CellRow]) -> tuple[list[float], bool]:
-    """CPU-ms per request of each cell that has it: app + PostgreSQL when every cell measured
-    PostgreSQL's share (mixing the two would compare unlike costs), the app's alone otherwise."""
-    pairs = cpu_pairs(rows)
-    with_db = bool(pairs) and all(d is not None for _, d in pairs)
-    return cpu_total(pairs, with_db), with_db
-
-
-def summarize(key: Key, members: Sequence[Measured], sampled: Sequence[CellCore] = (),
+def summarize(key: Key, pool: Pool, sampled: Sequence[CellCore] = (),
               alpha: float = stats.ALPHA) -> Group:
     """describe() of every metric over the completed repeats; failed ones are counted and their
     reasons kept, never averaged in. `sampled`: the group's cells of the run loaded whole, whose
     samples say whether the load generator was saturated."""
     scenario, app, conns = key
-    ok = [m for m in members if m.row.ok]
-    rows = [m.row for m in ok]
-    failed = [m for m in members if not m.row.ok]
-    failures = tuple(Failure(m.run_id, scenario, app, conns, m.row.repeat, m.row.reason)
-                     for m in failed)
+    failures = tuple(Failure(r.run_id, scenario, app, conns, r.repeat, r.reason)
+                     for r in pool.failed)
     sampled_ok = [c for c in sampled if c.ok]
     # Saturation: the driver's own judgement when it made one (Locust), else the sampler's.
     saturated = 0
@@ -154,45 +140,30 @@ def summarize(key: Key, members: Sequence[Measured], sampled: Sequence[CellCore]
         s = getattr(c, "samples", None)
         judged = c.load.generator_saturated if c.load is not None else None
         saturated += judged if judged is not None else bool(s is not None and s.wrk_saturated)
-    # One pass over the cells: the load generator of the repeats that have a load result, and
-    # the thresholds failed by any of them.
-    driver = rate = None
-    open_loop = False
-    failing: dict[str, None] = {}
-    for m in ok:
-        f = m.cell if isinstance(m.cell, CellDigest) else digest.of_cell(m.cell)
-        if f.driver is not None:
-            driver = f.driver if driver is None else driver
-            open_loop = open_loop or f.open_loop
-            rate = f.rate if rate is None else rate
-        for t in f.thresholds:
-            if not t.ok:
-                failing[t.expr] = None
-    # The rows' columns, transposed once (in C) rather than read row by row for each metric.
-    columns = dict(zip(CellRow._fields, zip(*rows, strict=True))) if rows else {}
-
-    def measured(name: str) -> list:
-        values = columns.get(name, ())
-        return [v for v in values if v is not None] if None in values else list(values)
+    # The load generator of the repeats that have a load result.
+    loaded = [(o, r) for d, o, r in zip(pool.facts("driver"), pool.facts("open_loop"),
+                                        pool.facts("rate"), strict=True) if d is not None]
+    driver = next((d for d in pool.facts("driver") if d is not None), None)
+    rate = next((r for _, r in loaded if r is not None), None)
 
     def d(name: str) -> Summary:
-        return stats.describe(measured(name), alpha)
+        return stats.describe(pool.values(name), alpha)
 
-    timeouts = measured("timeouts")
+    timeouts = pool.values("timeouts")
     return Group(
-        scenario=scenario, app=app, connections=conns, n_ok=len(ok), n_failed=len(failures),
+        scenario=scenario, app=app, connections=conns, n_ok=pool.n_ok, n_failed=len(failures),
         failures=failures,
         rps=d("rps"), p50=d("p50_us"), p90=d("p90_us"), p99=d("p99_us"),
         error_rate=d("error_rate"),
         timeouts=sum(timeouts) if timeouts else None,
         app_cpu_ms=d("app_cpu_ms"), db_cpu_ms=d("db_cpu_ms"),
         requests_per_cpu_s=d("requests_per_cpu_s"),
-        failing_thresholds=tuple(failing),
-        restarted=sum(columns.get("restarted", ())),
-        stuck=sum(columns.get("stuck", ())) + sum(m.row.stuck for m in failed),
+        failing_thresholds=tuple(dict.fromkeys(t.expr for t in pool.checks.failing)),
+        restarted=sum(pool.column("restarted")),
+        stuck=pool.stuck,
         saturated=saturated,
         sampled=len(sampled_ok),
         driver="wrk" if driver is None else driver,
-        open_loop=open_loop,
+        open_loop=any(o for o, _ in loaded),
         rate=rate,
     )

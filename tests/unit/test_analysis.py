@@ -55,8 +55,8 @@ def test_the_v1_fixture_states_the_verdicts_it_always_did():
 
 def test_each_comparison_is_computed_once(monkeypatch):
     calls = []
-    real = stats.compare
-    monkeypatch.setattr(stats, "compare", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = stats.compare_logs
+    monkeypatch.setattr(stats, "compare_logs", lambda *a, **k: calls.append(a) or real(*a, **k))
     run = store.load(FIXTURE)
     f = analyze([run], run)
     assert len(calls) == len(f.comparisons) == 18

@@ -1,0 +1,150 @@
+"""One group's repeats pooled over every run, column by column.
+
+A thousand runs put seven thousand repeats in a (scenario, app, connections) group. Its summary,
+its comparisons (a group takes part in several, on two metrics), its breaking point, its
+capacity and the history each walked them again, and every comparison took their logarithms
+again. A `Pool` is made once per group (groups.Grouped.pool) and each of them reads it: the
+completed repeats' values as columns, the measured values and their logarithms once per metric,
+the threshold checks tallied once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from itertools import chain, compress
+from operator import attrgetter, itemgetter, not_
+from typing import Any
+
+from harness.analysis import stats
+from harness.analysis.findings import CellRow
+from harness.model.digest import CellDigest
+from harness.model.results import LogSummary, ThresholdResult
+
+_FIELDS = CellRow._fields
+_OK = _FIELDS.index("ok")
+_FACTS = CellDigest._fields
+_EXPR = attrgetter("expr")
+_PASSED = attrgetter("ok")
+
+
+@dataclass(frozen=True, slots=True)
+class Checks:
+    """A group's threshold results, tallied once."""
+
+    everywhere: tuple[str, ...]  # every expression any repeat was checked against, first seen first
+    completed: tuple[str, ...]  # those the completed repeats were checked against
+    failing: tuple[ThresholdResult, ...]  # the completed repeats' failed checks, in order
+
+
+class Pool:
+    """A group's repeats (`rows` and their `facts`, in collection order: runs oldest first,
+    then rounds). Read-only; what is derived is derived on first use and kept."""
+
+    def __init__(self, rows: Sequence[CellRow], facts: Sequence[CellDigest]):
+        self.n = len(rows)
+        every = list(zip(*rows, strict=True)) if rows else [() for _ in _FIELDS]
+        ok = every[_OK]
+        self._ok = ok
+        self._facts = facts
+        self._every = dict(zip(_FIELDS, every, strict=True))
+        # Most groups have no failed repeat: their columns are the completed repeats' as they are.
+        self._columns = self._every if all(ok) else {
+            name: tuple(compress(column, ok)) for name, column in self._every.items()}
+        self.n_ok = len(self._columns["ok"])
+        self.failed: tuple[CellRow, ...] = tuple(compress(rows, map(not_, ok)))
+        self.stuck = sum(self._every["stuck"])  # every repeat's, failed ones too
+        self._values: dict[str, list[Any]] = {}
+        self._logs: dict[str, stats.LogSample] = {}
+        self._cpu: dict[bool, list[float]] = {}
+        self._cpu_logs: dict[bool, stats.LogSample] = {}
+        self._facts_every: dict[str, tuple] = {}
+
+    def column(self, name: str) -> tuple:
+        """A CellRow field of the completed repeats."""
+        return self._columns[name]
+
+    def values(self, name: str) -> list[Any]:
+        """The completed repeats' measured values of a CellRow field (None left out): floats,
+        ints for the timeouts."""
+        found = self._values.get(name)
+        if found is None:
+            column = self._columns[name]
+            found = self._values[name] = [v for v in column if v is not None] \
+                if None in column else list(column)
+        return found
+
+    def logs(self, name: str) -> stats.LogSample:
+        """values(name) on the logarithms, for stats.compare_logs."""
+        found = self._logs.get(name)
+        if found is None:
+            found = self._logs[name] = stats.LogSample.of(self.values(name))
+        return found
+
+    @cached_property
+    def cpu_pairs(self) -> list[tuple[float, float | None]]:
+        """(app, PostgreSQL) CPU-ms per request of each completed repeat that measured the
+        app's."""
+        return [(a, d) for a, d in zip(self._columns["app_cpu_ms"], self._columns["db_cpu_ms"],
+                                       strict=True) if a is not None]
+
+    @cached_property
+    def db_everywhere(self) -> bool:
+        """Every repeat with the app's CPU time also has PostgreSQL's (vacuously when none)."""
+        return all(d is not None for _, d in self.cpu_pairs)
+
+    def cpu(self, with_db: bool) -> list[float]:
+        """CPU-ms per request of cpu_pairs: the app's, plus PostgreSQL's if `with_db`."""
+        found = self._cpu.get(with_db)
+        if found is None:
+            found = self._cpu[with_db] = [a + (d or 0.0) if with_db else a
+                                          for a, d in self.cpu_pairs]
+        return found
+
+    def cpu_logs(self, with_db: bool) -> stats.LogSample:
+        found = self._cpu_logs.get(with_db)
+        if found is None:
+            found = self._cpu_logs[with_db] = stats.LogSample.of(self.cpu(with_db))
+        return found
+
+    @cached_property
+    def runs(self) -> frozenset[str]:
+        """The runs that measured the group (failed repeats count)."""
+        return frozenset(self._every["run_id"])
+
+    def facts(self, name: str, completed: bool = True) -> tuple:
+        """A CellDigest field of the completed repeats (or of every repeat)."""
+        every = self._facts_every.get(name)
+        if every is None:
+            every = self._facts_every[name] = tuple(map(itemgetter(_FACTS.index(name)),
+                                                        self._facts))
+        return tuple(compress(every, self._ok)) if completed and self.failed else every
+
+    @cached_property
+    def checks(self) -> Checks:
+        everywhere = list(chain.from_iterable(self.facts("thresholds", completed=False)))
+        completed = list(chain.from_iterable(self.facts("thresholds"))) if self.failed \
+            else everywhere
+        return Checks(tuple(dict.fromkeys(map(_EXPR, everywhere))),
+                      tuple(dict.fromkeys(map(_EXPR, completed))),
+                      tuple(compress(completed, map(not_, map(_PASSED, completed)))))
+
+    @cached_property
+    def log_counts(self) -> dict[str, int]:
+        return count_logs(self.facts("log", completed=False))
+
+
+def count_logs(logs: Sequence[LogSummary | None]) -> dict[str, int]:
+    """App-log categories summed over the repeats' log summaries, most frequent first (ties by
+    name). A digest shares one summary among a run's cells whose counts are equal: each is
+    added once, times the number of its cells."""
+    present = [log for log in logs if log is not None]
+    times = Counter(map(id, present))
+    counts: dict[str, int] = {}
+    for log in {id(log): log for log in present}.values():
+        n = times[id(log)]
+        for k, v in log.counts.items():
+            counts[k] = counts.get(k, 0) + v * n
+    return dict(sorted(((k, v) for k, v in counts.items() if v), key=lambda kv: (-kv[1], kv[0])))
