@@ -98,13 +98,13 @@ def run_rows(run_id: str, cells: Sequence[Cell]) -> list[CellRow]:
     if not cells:
         return []
     facts = [c if isinstance(c, CellDigest) else digest.of_cell(c) for c in cells]
-    (scenario, app, connections, repeat, status, reason, _, rps, error_rate, p50, p90, p99,
-     timeouts, requests, _, _, _, app_s, db_s, _, _, restarted, stuck) = zip(*facts, strict=True)
-    ok = [s is CellStatus.OK for s in status]
+    f = dict(zip(CellDigest._fields, zip(*facts, strict=True), strict=True))
+    ok = [s is CellStatus.OK for s in f["status"]]
     app_ms: list[float | None] = []
     db_ms: list[float | None] = []
     per_cpu_s: list[float | None] = []
-    for measured, n, app_cpu, db_cpu in zip(ok, requests, app_s, db_s, strict=True):
+    for measured, n, app_cpu, db_cpu in zip(ok, f["requests"], f["app_cpu_s"], f["db_cpu_s"],
+                                            strict=True):
         a = d = per = None
         if measured and app_cpu is not None and n is not None:
             if n > 0:
@@ -115,11 +115,12 @@ def run_rows(run_id: str, cells: Sequence[Cell]) -> list[CellRow]:
         app_ms.append(a)
         db_ms.append(d)
         per_cpu_s.append(per)
-    text = ["ok" if o else s.value for o, s in zip(ok, status, strict=True)]
+    text = ["ok" if o else s.value for o, s in zip(ok, f["status"], strict=True)]
     return list(map(_ROW, zip(
-        itertools.repeat(run_id, len(facts)), scenario, app, connections, repeat, text, reason,
-        rps, error_rate, p50, p90, p99, timeouts, requests, app_ms, db_ms, per_cpu_s,
-        map(bool, restarted), stuck, ok, strict=True)))
+        itertools.repeat(run_id, len(facts)), f["scenario"], f["app"], f["connections"],
+        f["repeat"], text, f["reason"], f["rps"], f["error_rate"], f["p50_us"], f["p90_us"],
+        f["p99_us"], f["timeouts"], f["requests"], app_ms, db_ms, per_cpu_s,
+        map(bool, f["restarted"]), f["stuck"], ok, strict=True)))
 
 
 _ROW = CellRow._make

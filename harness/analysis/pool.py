@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain, compress
-from operator import attrgetter, itemgetter, not_
+from operator import itemgetter, not_
 from typing import Any
 
 from harness.analysis import stats
@@ -26,8 +26,6 @@ from harness.model.results import LogSummary, ThresholdResult
 _FIELDS = CellRow._fields
 _OK = _FIELDS.index("ok")
 _FACTS = CellDigest._fields
-_EXPR = attrgetter("expr")
-_PASSED = attrgetter("ok")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +122,12 @@ class Pool:
 
     @cached_property
     def checks(self) -> Checks:
-        everywhere = list(chain.from_iterable(self.facts("thresholds", completed=False)))
-        completed = list(chain.from_iterable(self.facts("thresholds"))) if self.failed \
-            else everywhere
-        return Checks(tuple(dict.fromkeys(map(_EXPR, everywhere))),
-                      tuple(dict.fromkeys(map(_EXPR, completed))),
-                      tuple(compress(completed, map(not_, map(_PASSED, completed)))))
+        # A digest shares one tuple of expressions among a run's cells checked alike.
+        everywhere = dict.fromkeys(chain.from_iterable(self.facts("thresholds_checked", False)))
+        completed = dict.fromkeys(chain.from_iterable(self.facts("thresholds_checked"))) \
+            if self.failed else everywhere
+        return Checks(tuple(everywhere), tuple(completed),
+                      tuple(chain.from_iterable(self.facts("thresholds_failed"))))
 
     @cached_property
     def log_counts(self) -> dict[str, int]:
