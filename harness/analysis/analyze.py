@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from harness.analysis import (
@@ -93,7 +94,7 @@ def analyze(runs: Sequence[RunCore], detail: Run | None = None, *,
         layout=Layout.of((detail or runs[-1]).cpu_layout if runs or detail else None),
         history=history(grouped, [r.run_id for r in runs], grouped.scenarios, order)
         if len(runs) > 1 else None,
-        cells=tuple(grouped.rows),
+        cells=tuple(grouped.every),
         alpha=alpha, noisy_cv=stats.NOISY_CV, few_repeats=stats.FEW_REPEATS,
         loops=loops.compare(scenarios),
         faults=faults.analyze(detail), soak=soak.analyze(detail),
@@ -201,14 +202,17 @@ def _header(run: RunCore, measured: Sequence[str]) -> RunHeader:
     return RunHeader(
         run_id=run.run_id, status=run.status, started_at=run.started_at or None,
         finished_at=run.finished_at, cells=len(run.cells),
-        failed=sum(c.status is not CellStatus.OK for c in digest.facts(run.cells)),
+        failed=len(run.cells) - list(map(_STATUS, digest.facts(run.cells))).count(CellStatus.OK),
         command=tuple(run.command),
         not_measured=tuple(str(s) for s in configured if s not in measured))
 
 
-def _whole(members: Sequence[groups.Measured]) -> list[CellCore]:
+_STATUS = attrgetter("status")
+
+
+def _whole(cells: Sequence[groups.Cell]) -> list[CellCore]:
     """The cells of a run loaded whole, as the model has them (never digest rows)."""
-    return [m.cell for m in members if isinstance(m.cell, CellCore)]
+    return [c for c in cells if isinstance(c, CellCore)]
 
 
 def _run_order(runs: Sequence[RunCore]):
@@ -227,15 +231,13 @@ def _app_info(runs: Sequence[RunCore]) -> dict[str, AppInfo]:
 def _settings(grouped: groups.Grouped, order: Sequence[str],
               info: dict[str, AppInfo]) -> tuple[AppSettings, ...]:
     per_app: dict[str, dict[str, dict[str, list[str]]]] = {}  # app -> knob -> value -> scenarios
-    for (scenario, app, _), members in grouped.cells.items():
-        last = None
-        for m in members:
-            settings = m.cell.settings
-            # Most cells of a group repeat the same settings (one object, through a digest).
-            if settings is last or settings == last:
-                continue
-            last = settings
-            for k, v in last.items():
+    for key in grouped.cells:
+        scenario, app, _ = key
+        # A digest shares one settings object among a run's cells with equal settings: each
+        # distinct object is read once, in order of first appearance.
+        found = grouped.pool(key).facts("settings", completed=False)
+        for settings in dict(zip(map(id, found), found, strict=True)).values():
+            for k, v in settings.items():
                 where = per_app.setdefault(app, {}).setdefault(k, {}).setdefault(v, [])
                 if scenario not in where:
                     where.append(scenario)

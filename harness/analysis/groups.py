@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from operator import attrgetter, is_, itemgetter
 
 from harness.analysis import stats
 from harness.analysis.findings import CellRow, Failure, Group, Summary
@@ -26,23 +26,18 @@ Key = tuple[str, str, int]  # (scenario, app, connections)
 Cell = CellCore | CellDigest  # a cell as the analysis reads it
 
 
-class Measured(NamedTuple):
-    """A cell with the run it belongs to (cells do not name their run) and its values."""
-
-    run_id: str
-    cell: Cell
-    row: CellRow
-
-
 @dataclass(slots=True)
 class Grouped:
-    """Every cell of the runs by group; scenarios and apps in order of first appearance;
-    `rows` every cell in run order."""
+    """Every cell of the runs by group, in collection order (runs oldest first, then rounds):
+    `cells` as given (a run's model cells, or its digest's rows) and `rows`, their CellRows, side
+    by side; scenarios and apps in order of first appearance; `every` every cell's row in run
+    order."""
 
-    cells: dict[Key, list[Measured]]
+    cells: dict[Key, list[Cell]]
+    rows: dict[Key, list[CellRow]]
     scenarios: list[str]
     apps: list[str]
-    rows: list[CellRow]
+    every: list[CellRow]
     _ok: dict[Key, list[CellRow]] = field(default_factory=dict)
     _pools: dict[Key, Pool] = field(default_factory=dict)
 
@@ -53,16 +48,14 @@ class Grouped:
         """The completed repeats' rows, in collection order (kept: every pair asks again)."""
         rows = self._ok.get(key)
         if rows is None:
-            rows = self._ok[key] = [m.row for m in self.cells.get(key, ()) if m.row.ok]
+            rows = self._ok[key] = [r for r in self.rows.get(key, ()) if r.ok]
         return rows
 
     def pool(self, key: Key) -> Pool:
         """The group's repeats column by column, made on first use (the key must be present)."""
         found = self._pools.get(key)
         if found is None:
-            _, cells, rows = zip(*self.cells[key], strict=True)
-            facts = [c if isinstance(c, CellDigest) else digest.of_cell(c) for c in cells]
-            found = self._pools[key] = Pool(rows, facts)
+            found = self._pools[key] = Pool(self.rows[key], digest.rows(self.cells[key]))
         return found
 
     def runs_in(self, *keys: Key) -> int:
@@ -72,34 +65,36 @@ class Grouped:
 
 
 def group(runs: Iterable[RunCore]) -> Grouped:
-    cells: dict[Key, list[Measured]] = {}
-    rows: list[CellRow] = []
-    make = Measured._make  # tuple.__new__ without the keyword handling: 10^5 of them
+    cells: dict[Key, list[Cell]] = {}
+    rows: dict[Key, list[CellRow]] = {}
+    every: list[CellRow] = []
     for run in runs:
-        run_id = run.run_id
         found = digest.facts(run.cells)
-        made = run_rows(run_id, found)
-        rows += made
-        for c, r in zip(found, made, strict=True):
-            key = (c.scenario, c.app, c.connections)
-            members = cells.get(key)
-            if members is None:
-                members = cells[key] = []
-            members.append(make((run_id, c, r)))
+        made = run_rows(run.run_id, digest.rows(run.cells))
+        every += made
+        for key, c, r in zip(map(_KEY, made), found, made, strict=True):
+            group_rows = rows.get(key)
+            if group_rows is None:
+                group_rows = rows[key] = []
+                cells[key] = []
+            group_rows.append(r)
+            cells[key].append(c)
     # Keys are in order of first appearance, so are their scenarios and apps.
-    return Grouped(cells, list(dict.fromkeys(k[0] for k in cells)),
-                   list(dict.fromkeys(k[1] for k in cells)), rows)
+    return Grouped(cells, rows, list(dict.fromkeys(k[0] for k in cells)),
+                   list(dict.fromkeys(k[1] for k in cells)), every)
 
 
-def run_rows(run_id: str, cells: Sequence[Cell]) -> list[CellRow]:
+_KEY = itemgetter(1, 2, 3)  # a CellRow's (scenario, app, connections)
+
+
+def run_rows(run_id: str, facts: Sequence[CellDigest]) -> list[CellRow]:
     """Each cell's row: its values, and its CPU per request (app, PostgreSQL) and requests per
     CPU-second when the app's CPU time was measured. Column by column: a run read through its
     digest has a hundred cells, a thousand runs a hundred thousand."""
-    if not cells:
+    if not facts:
         return []
-    facts = [c if isinstance(c, CellDigest) else digest.of_cell(c) for c in cells]
     f = dict(zip(CellDigest._fields, zip(*facts, strict=True), strict=True))
-    ok = [s is CellStatus.OK for s in f["status"]]
+    ok = list(map(is_, f["status"], itertools.repeat(CellStatus.OK)))
     app_ms: list[float | None] = []
     db_ms: list[float | None] = []
     per_cpu_s: list[float | None] = []
@@ -115,15 +110,16 @@ def run_rows(run_id: str, cells: Sequence[Cell]) -> list[CellRow]:
         app_ms.append(a)
         db_ms.append(d)
         per_cpu_s.append(per)
-    text = ["ok" if o else s.value for o, s in zip(ok, f["status"], strict=True)]
     return list(map(_ROW, zip(
         itertools.repeat(run_id, len(facts)), f["scenario"], f["app"], f["connections"],
-        f["repeat"], text, f["reason"], f["rps"], f["error_rate"], f["p50_us"], f["p90_us"],
-        f["p99_us"], f["timeouts"], f["requests"], app_ms, db_ms, per_cpu_s,
-        map(bool, f["restarted"]), f["stuck"], ok, strict=True)))
+        f["repeat"], map(_VALUE, f["status"]), f["reason"], f["rps"], f["error_rate"],
+        f["p50_us"], f["p90_us"], f["p99_us"], f["timeouts"], f["requests"], app_ms, db_ms,
+        per_cpu_s, map(bool, f["restarted"]), f["stuck"], ok, strict=True)))
 
 
+_VALUE = attrgetter("value")
 _ROW = CellRow._make
+
 
 
 def summarize(key: Key, pool: Pool, sampled: Sequence[CellCore] = (),

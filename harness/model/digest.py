@@ -143,6 +143,14 @@ def facts(cells: Sequence[CellCore]) -> Sequence[CellCore | CellDigest]:
     return cells.facts if isinstance(cells, Cells) else cells
 
 
+def rows(cells: Sequence[CellCore | CellDigest]) -> Sequence[CellDigest]:
+    """Cells as digest rows: a run's read through its digest as they are, model cells made
+    into rows (of_cell)."""
+    if isinstance(cells, Cells):
+        return cells.facts
+    return [c if isinstance(c, CellDigest) else of_cell(c) for c in cells]
+
+
 # --- the file ------------------------------------------------------------------------------------
 
 _PARTS = (results.RunCore, results.CellCore, results.LoadResult, results.CpuTime,
