@@ -136,7 +136,7 @@ def _scenario(name: str, cfg: dict[str, Any], grouped: groups.Grouped,
     apps = _apps(seen, baseline)
     levels = grouped.levels(name)
     min_effect = float(cfg.get("min_effect", stats.MIN_EFFECT))
-    measured_cpu = any(grouped.pool((name, a, conns)).cpu_pairs for a in apps
+    measured_cpu = any(grouped.pool((name, a, conns)).has_cpu for a in apps
                        for conns in levels if (name, a, conns) in grouped.cells)
     # Without CPU time (a v1 file, or not taken) no CPU verdict lines that each say so.
     metrics = (Metric.THROUGHPUT, Metric.CPU) if measured_cpu else (Metric.THROUGHPUT,)

@@ -57,7 +57,7 @@ def capacity(grouped: Grouped, point: BreakingPoint, alpha: float = stats.ALPHA)
     pool = grouped.pool((point.scenario, point.app, point.last_ok))
     # App + PostgreSQL when every cell measured PostgreSQL's share (mixing the two would
     # compare unlike costs), the app's alone otherwise.
-    with_db = bool(pool.cpu_pairs) and pool.db_everywhere
+    with_db = pool.has_cpu and pool.db_everywhere
     s = stats.describe(pool.cpu(with_db), alpha)
     return Capacity(point.scenario, point.app, point.last_ok, s.median, s.ci_low, s.ci_high,
                     with_db)

@@ -13,7 +13,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter, is_, itemgetter
+from functools import partial
+from itertools import compress
+from operator import is_, is_not, itemgetter
 
 from harness.analysis import stats
 from harness.analysis.findings import CellRow, Failure, Group, Summary
@@ -112,12 +114,13 @@ def run_rows(run_id: str, facts: Sequence[CellDigest]) -> list[CellRow]:
         per_cpu_s.append(per)
     return list(map(_ROW, zip(
         itertools.repeat(run_id, len(facts)), f["scenario"], f["app"], f["connections"],
-        f["repeat"], map(_VALUE, f["status"]), f["reason"], f["rps"], f["error_rate"],
+        f["repeat"], map(_TEXT.__getitem__, f["status"]), f["reason"], f["rps"], f["error_rate"],
         f["p50_us"], f["p90_us"], f["p99_us"], f["timeouts"], f["requests"], app_ms, db_ms,
         per_cpu_s, map(bool, f["restarted"]), f["stuck"], ok, strict=True)))
 
 
-_VALUE = attrgetter("value")
+_TEXT = {s: s.value for s in CellStatus}  # Enum.value is a Python property: 10^5 calls
+_SOME = partial(is_not, None)  # x is not None
 _ROW = CellRow._make
 
 
@@ -137,11 +140,13 @@ def summarize(key: Key, pool: Pool, sampled: Sequence[CellCore] = (),
         s = getattr(c, "samples", None)
         judged = c.load.generator_saturated if c.load is not None else None
         saturated += judged if judged is not None else bool(s is not None and s.wrk_saturated)
-    # The load generator of the repeats that have a load result.
-    loaded = [(o, r) for d, o, r in zip(pool.facts("driver"), pool.facts("open_loop"),
-                                        pool.facts("rate"), strict=True) if d is not None]
-    driver = next((d for d in pool.facts("driver") if d is not None), None)
-    rate = next((r for _, r in loaded if r is not None), None)
+    # The load generator of the repeats that have a load result (all of them, as a rule).
+    drivers, opens, rates = pool.facts("driver"), pool.facts("open_loop"), pool.facts("rate")
+    if None in drivers:
+        loaded = [d is not None for d in drivers]
+        opens, rates = tuple(compress(opens, loaded)), tuple(compress(rates, loaded))
+    driver = next(filter(_SOME, drivers), None)
+    rate = next(filter(_SOME, rates), None)
 
     def d(name: str) -> Summary:
         return stats.describe(pool.values(name), alpha)
@@ -161,6 +166,6 @@ def summarize(key: Key, pool: Pool, sampled: Sequence[CellCore] = (),
         saturated=saturated,
         sampled=len(sampled_ok),
         driver="wrk" if driver is None else driver,
-        open_loop=any(o for o, _ in loaded),
+        open_loop=any(opens),
         rate=rate,
     )

@@ -7,6 +7,7 @@ from itertools import groupby
 
 from harness.analysis.findings import History, HistoryLine
 from harness.analysis.groups import Grouped
+from harness.analysis.pool import Pool
 
 
 def history(grouped: Grouped, run_ids: Sequence[str], scenarios: Sequence[str],
@@ -24,20 +25,26 @@ def history(grouped: Grouped, run_ids: Sequence[str], scenarios: Sequence[str],
         lines = []
         for key in keys:
             pool = grouped.pool(key)
-            rps: list[list[float]] = [[] for _ in range(n)]
-            p99: list[list[float]] = [[] for _ in range(n)]
-            # A run's repeats are next to each other in its group: one step per run.
-            at = 0
-            for run_id, repeats in groupby(pool.column("run_id")):
-                end = at + sum(1 for _ in repeats)
-                i = index[run_id]
-                rps[i] += [v for v in pool.column("rps")[at:end] if v is not None]
-                p99[i] += [v for v in pool.column("p99_us")[at:end] if v is not None]
-                at = end
-            lines.append(HistoryLine(key[1], key[2], tuple(map(_median, rps)),
-                                     tuple(map(_median, p99))))
+            lines.append(HistoryLine(key[1], key[2], _per_run(pool, "rps", index, n),
+                                     _per_run(pool, "p99_us", index, n)))
         out.append((scenario, tuple(lines)))
     return History(tuple(run_ids), tuple(out))
+
+
+def _per_run(pool: Pool, name: str, index: dict[str, int],
+             n: int) -> tuple[float | None, ...]:
+    """Each run's median of a field over its completed repeats in the group. A run's repeats
+    are next to each other in its pool: one slice per run, not one step per repeat."""
+    ids, column = pool.column("run_id"), pool.column(name)
+    some_none = None in column
+    values: list[list[float]] = [[] for _ in range(n)]
+    at = 0
+    for run_id, repeats in groupby(ids):
+        end = at + len(list(repeats))
+        found = column[at:end]
+        values[index[run_id]] += [v for v in found if v is not None] if some_none else found
+        at = end
+    return tuple(map(_median, values))
 
 
 def _median(xs: list[float]) -> float | None:

@@ -82,23 +82,30 @@ class Pool:
         return found
 
     @cached_property
-    def cpu_pairs(self) -> list[tuple[float, float | None]]:
-        """(app, PostgreSQL) CPU-ms per request of each completed repeat that measured the
-        app's."""
-        return [(a, d) for a, d in zip(self._columns["app_cpu_ms"], self._columns["db_cpu_ms"],
-                                       strict=True) if a is not None]
+    def has_cpu(self) -> bool:
+        """A completed repeat measured the app's CPU time."""
+        return bool(self.values("app_cpu_ms"))
 
     @cached_property
     def db_everywhere(self) -> bool:
-        """Every repeat with the app's CPU time also has PostgreSQL's (vacuously when none)."""
-        return all(d is not None for _, d in self.cpu_pairs)
+        """Every completed repeat that measured the app's CPU time measured PostgreSQL's too
+        (vacuously, when none did)."""
+        app, db = self._columns["app_cpu_ms"], self._columns["db_cpu_ms"]
+        if None not in app:
+            return None not in db
+        return all(d is not None for a, d in zip(app, db, strict=True) if a is not None)
 
     def cpu(self, with_db: bool) -> list[float]:
-        """CPU-ms per request of cpu_pairs: the app's, plus PostgreSQL's if `with_db`."""
+        """CPU-ms per request of the completed repeats that measured the app's: the app's, plus
+        PostgreSQL's if `with_db`."""
+        if not with_db:
+            return self.values("app_cpu_ms")
         found = self._cpu.get(with_db)
         if found is None:
-            found = self._cpu[with_db] = [a + (d or 0.0) if with_db else a
-                                          for a, d in self.cpu_pairs]
+            found = self._cpu[with_db] = [
+                a + (d or 0.0) for a, d in zip(self._columns["app_cpu_ms"],
+                                               self._columns["db_cpu_ms"], strict=True)
+                if a is not None]
         return found
 
     def cpu_logs(self, with_db: bool) -> stats.LogSample:

@@ -50,7 +50,7 @@ def compare(grouped: Grouped, scenario: str, connections: int, candidate: str, r
     with_db = False
     if not higher:
         for name, pool in ((candidate, a_pool), (reference, b_pool)):
-            if not pool.cpu_pairs:
+            if not pool.has_cpu:
                 return made(None, not_compared=NotCompared.NO_CPU, missing=name)
         # Both sides on the same basis: app + PostgreSQL only when every cell measured both.
         with_db = a_pool.db_everywhere and b_pool.db_everywhere
