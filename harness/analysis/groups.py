@@ -57,7 +57,7 @@ class Grouped:
         """The group's repeats column by column, made on first use (the key must be present)."""
         found = self._pools.get(key)
         if found is None:
-            found = self._pools[key] = Pool(self.rows[key], digest.rows(self.cells[key]))
+            found = self._pools[key] = Pool(self.rows[key], self.cells[key])
         return found
 
     def runs_in(self, *keys: Key) -> int:

@@ -20,11 +20,13 @@ from typing import Any
 
 from harness.analysis import stats
 from harness.analysis.findings import CellRow
+from harness.model import digest
 from harness.model.digest import CellDigest
-from harness.model.results import LogSummary, ThresholdResult
+from harness.model.results import CellCore, LogSummary, ThresholdResult
 
 _FIELDS = CellRow._fields
-_OK = _FIELDS.index("ok")
+_OK = itemgetter(_FIELDS.index("ok"))
+_STUCK = itemgetter(_FIELDS.index("stuck"))
 _FACTS = CellDigest._fields
 
 
@@ -38,22 +40,21 @@ class Checks:
 
 
 class Pool:
-    """A group's repeats (`rows` and their `facts`, in collection order: runs oldest first,
-    then rounds). Read-only; what is derived is derived on first use and kept."""
+    """A group's repeats: their `rows` and their `cells` (model cells or digest rows), in
+    collection order (runs oldest first, then rounds). Read-only; what is derived is derived on
+    first use and kept."""
 
-    def __init__(self, rows: Sequence[CellRow], facts: Sequence[CellDigest]):
+    def __init__(self, rows: Sequence[CellRow], cells: Sequence[CellCore | CellDigest]):
         self.n = len(rows)
-        every = list(zip(*rows, strict=True)) if rows else [() for _ in _FIELDS]
-        ok = every[_OK]
-        self._ok = ok
-        self._facts = facts
-        self._every = dict(zip(_FIELDS, every, strict=True))
-        # Most groups have no failed repeat: their columns are the completed repeats' as they are.
-        self._columns = self._every if all(ok) else {
-            name: tuple(compress(column, ok)) for name, column in self._every.items()}
-        self.n_ok = len(self._columns["ok"])
-        self.failed: tuple[CellRow, ...] = tuple(compress(rows, map(not_, ok)))
-        self.stuck = sum(self._every["stuck"])  # every repeat's, failed ones too
+        self._rows = rows
+        self._cells = cells
+        self._ok = ok = tuple(map(_OK, rows))
+        # Most groups have no failed repeat: their completed repeats are all of them.
+        self.failed: tuple[CellRow, ...] = () if all(ok) else tuple(compress(rows, map(not_, ok)))
+        self.n_ok = self.n - len(self.failed)
+        self.stuck = sum(map(_STUCK, rows))  # every repeat's, failed ones too
+        self._every: dict[str, tuple] = {}
+        self._columns: dict[str, tuple] = {}
         self._values: dict[str, list[Any]] = {}
         self._logs: dict[str, stats.LogSample] = {}
         self._cpu: dict[bool, list[float]] = {}
@@ -61,15 +62,27 @@ class Pool:
         self._facts_every: dict[str, tuple] = {}
 
     def column(self, name: str) -> tuple:
-        """A CellRow field of the completed repeats."""
-        return self._columns[name]
+        """A CellRow field of the completed repeats (taken from the rows on first use: a
+        comparison reads three of the twenty)."""
+        found = self._columns.get(name)
+        if found is None:
+            every = self._every_column(name)
+            found = self._columns[name] = tuple(compress(every, self._ok)) if self.failed \
+                else every
+        return found
+
+    def _every_column(self, name: str) -> tuple:
+        found = self._every.get(name)
+        if found is None:
+            found = self._every[name] = tuple(map(itemgetter(_FIELDS.index(name)), self._rows))
+        return found
 
     def values(self, name: str) -> list[Any]:
         """The completed repeats' measured values of a CellRow field (None left out): floats,
         ints for the timeouts."""
         found = self._values.get(name)
         if found is None:
-            column = self._columns[name]
+            column = self.column(name)
             found = self._values[name] = [v for v in column if v is not None] \
                 if None in column else list(column)
         return found
@@ -90,7 +103,7 @@ class Pool:
     def db_everywhere(self) -> bool:
         """Every completed repeat that measured the app's CPU time measured PostgreSQL's too
         (vacuously, when none did)."""
-        app, db = self._columns["app_cpu_ms"], self._columns["db_cpu_ms"]
+        app, db = self.column("app_cpu_ms"), self.column("db_cpu_ms")
         if None not in app:
             return None not in db
         return all(d is not None for a, d in zip(app, db, strict=True) if a is not None)
@@ -103,8 +116,8 @@ class Pool:
         found = self._cpu.get(with_db)
         if found is None:
             found = self._cpu[with_db] = [
-                a + (d or 0.0) for a, d in zip(self._columns["app_cpu_ms"],
-                                               self._columns["db_cpu_ms"], strict=True)
+                a + (d or 0.0) for a, d in zip(self.column("app_cpu_ms"),
+                                               self.column("db_cpu_ms"), strict=True)
                 if a is not None]
         return found
 
@@ -117,7 +130,7 @@ class Pool:
     @cached_property
     def runs(self) -> frozenset[str]:
         """The runs that measured the group (failed repeats count)."""
-        return frozenset(self._every["run_id"])
+        return frozenset(self._every_column("run_id"))
 
     def facts(self, name: str, completed: bool = True) -> tuple:
         """A CellDigest field of the completed repeats (or of every repeat)."""
@@ -126,6 +139,10 @@ class Pool:
             every = self._facts_every[name] = tuple(map(itemgetter(_FACTS.index(name)),
                                                         self._facts))
         return tuple(compress(every, self._ok)) if completed and self.failed else every
+
+    @cached_property
+    def _facts(self) -> Sequence[CellDigest]:
+        return digest.rows(self._cells)
 
     @cached_property
     def checks(self) -> Checks:
