@@ -26,7 +26,6 @@ from harness.model.results import CellCore, LogSummary, ThresholdResult
 
 _FIELDS = CellRow._fields
 _OK = itemgetter(_FIELDS.index("ok"))
-_STUCK = itemgetter(_FIELDS.index("stuck"))
 _FACTS = CellDigest._fields
 
 
@@ -52,8 +51,6 @@ class Pool:
         # Most groups have no failed repeat: their completed repeats are all of them.
         self.failed: tuple[CellRow, ...] = () if all(ok) else tuple(compress(rows, map(not_, ok)))
         self.n_ok = self.n - len(self.failed)
-        self.stuck = sum(map(_STUCK, rows))  # every repeat's, failed ones too
-        self._every: dict[str, tuple] = {}
         self._columns: dict[str, tuple] = {}
         self._values: dict[str, list[Any]] = {}
         self._logs: dict[str, stats.LogSample] = {}
@@ -61,20 +58,25 @@ class Pool:
         self._cpu_logs: dict[bool, stats.LogSample] = {}
         self._facts_every: dict[str, tuple] = {}
 
+    @cached_property
+    def _every(self) -> dict[str, tuple]:
+        """Every repeat's CellRow fields, column by column: one pass over the rows, on first
+        use (one pass per field costs more, the rows lying all over memory)."""
+        every = zip(*self._rows, strict=True) if self._rows else ((),) * len(_FIELDS)
+        return dict(zip(_FIELDS, every, strict=True))
+
+    @cached_property
+    def stuck(self) -> int:
+        """Repeats in which the app was stuck, failed ones too."""
+        return sum(self._every["stuck"])
+
     def column(self, name: str) -> tuple:
-        """A CellRow field of the completed repeats (taken from the rows on first use: a
-        comparison reads three of the twenty)."""
+        """A CellRow field of the completed repeats."""
         found = self._columns.get(name)
         if found is None:
-            every = self._every_column(name)
+            every = self._every[name]
             found = self._columns[name] = tuple(compress(every, self._ok)) if self.failed \
                 else every
-        return found
-
-    def _every_column(self, name: str) -> tuple:
-        found = self._every.get(name)
-        if found is None:
-            found = self._every[name] = tuple(map(itemgetter(_FIELDS.index(name)), self._rows))
         return found
 
     def values(self, name: str) -> list[Any]:
@@ -130,7 +132,7 @@ class Pool:
     @cached_property
     def runs(self) -> frozenset[str]:
         """The runs that measured the group (failed repeats count)."""
-        return frozenset(self._every_column("run_id"))
+        return frozenset(self._every["run_id"])
 
     def facts(self, name: str, completed: bool = True) -> tuple:
         """A CellDigest field of the completed repeats (or of every repeat)."""
