@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 from collections.abc import Sequence
+from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
@@ -234,9 +235,10 @@ def _settings(grouped: groups.Grouped, order: Sequence[str],
     for key in grouped.cells:
         scenario, app, _ = key
         # A digest shares one settings object among a run's cells with equal settings: each
-        # distinct object is read once, in order of first appearance.
-        found = grouped.pool(key).facts("settings", completed=False)
-        for settings in dict(zip(map(id, found), found, strict=True)).values():
+        # distinct object is read once, in order of first appearance (groupby steps over a
+        # run of the same object in C).
+        found = (s for s, _ in groupby(grouped.pool(key).facts("settings", completed=False)))
+        for settings in {id(s): s for s in found}.values():
             for k, v in settings.items():
                 where = per_app.setdefault(app, {}).setdefault(k, {}).setdefault(v, [])
                 if scenario not in where:

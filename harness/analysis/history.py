@@ -7,7 +7,6 @@ from itertools import groupby
 
 from harness.analysis.findings import History, HistoryLine
 from harness.analysis.groups import Grouped
-from harness.analysis.pool import Pool
 
 
 def history(grouped: Grouped, run_ids: Sequence[str], scenarios: Sequence[str],
@@ -25,25 +24,33 @@ def history(grouped: Grouped, run_ids: Sequence[str], scenarios: Sequence[str],
         lines = []
         for key in keys:
             pool = grouped.pool(key)
-            lines.append(HistoryLine(key[1], key[2], _per_run(pool, "rps", index, n),
-                                     _per_run(pool, "p99_us", index, n)))
+            runs = _runs(pool.column("run_id"), index)
+            lines.append(HistoryLine(key[1], key[2], _per_run(pool.column("rps"), runs, n),
+                                     _per_run(pool.column("p99_us"), runs, n)))
         out.append((scenario, tuple(lines)))
     return History(tuple(run_ids), tuple(out))
 
 
-def _per_run(pool: Pool, name: str, index: dict[str, int],
-             n: int) -> tuple[float | None, ...]:
-    """Each run's median of a field over its completed repeats in the group. A run's repeats
-    are next to each other in its pool: one slice per run, not one step per repeat."""
-    ids, column = pool.column("run_id"), pool.column(name)
-    some_none = None in column
-    values: list[list[float]] = [[] for _ in range(n)]
+def _runs(ids: Sequence[str], index: dict[str, int]) -> list[tuple[int, int, int]]:
+    """(run's index, start, end) of each run's repeats in a pool's columns: a run's repeats are
+    next to each other, one slice per run rather than one step per repeat."""
+    out = []
     at = 0
     for run_id, repeats in groupby(ids):
         end = at + len(list(repeats))
-        found = column[at:end]
-        values[index[run_id]] += [v for v in found if v is not None] if some_none else found
+        out.append((index[run_id], at, end))
         at = end
+    return out
+
+
+def _per_run(column: tuple, runs: list[tuple[int, int, int]],
+             n: int) -> tuple[float | None, ...]:
+    """Each run's median of a column (None where the run has no value)."""
+    some_none = None in column
+    values: list[list[float]] = [[] for _ in range(n)]
+    for i, start, end in runs:
+        found = column[start:end]
+        values[i] += [v for v in found if v is not None] if some_none else found
     return tuple(map(_median, values))
 
 
