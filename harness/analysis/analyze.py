@@ -95,7 +95,7 @@ def analyze(runs: Sequence[RunCore], detail: Run | None = None, *,
         layout=Layout.of((detail or runs[-1]).cpu_layout if runs or detail else None),
         history=history(grouped, [r.run_id for r in runs], grouped.scenarios, order)
         if len(runs) > 1 else None,
-        cells=tuple(grouped.every),
+        cells=grouped.every,
         alpha=alpha, noisy_cv=stats.NOISY_CV, few_repeats=stats.FEW_REPEATS,
         loops=loops.compare(scenarios),
         faults=faults.analyze(detail), soak=soak.analyze(detail),

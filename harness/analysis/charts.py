@@ -41,7 +41,7 @@ def spectra(shown: Grouped | None, scenario: str, apps: Sequence[str],
             n = 0
             run_id = ""
             key = (scenario, app, conns)
-            for cell, row in zip(shown.cells.get(key, ()), shown.rows.get(key, ()), strict=True):
+            for cell, row in zip(shown.cells.get(key, ()), shown.rows(key), strict=True):
                 load = cell.load if isinstance(cell, CellCore) else None  # not a digest
                 if not row.ok or load is None:
                     continue
@@ -62,7 +62,7 @@ def spectra(shown: Grouped | None, scenario: str, apps: Sequence[str],
 def _profiled(shown: Grouped, key: Key) -> list[tuple[CellRow, Cell]]:
     """The completed repeats with a sampled profile (only a run loaded whole has one)."""
     out = []
-    for c, row in zip(shown.cells.get(key, ()), shown.rows.get(key, ()), strict=True):
+    for c, row in zip(shown.cells.get(key, ()), shown.rows(key), strict=True):
         if (row.ok and isinstance(c, Cell) and c.samples is not None and c.samples.profile
                 and "t" in c.samples.profile_columns):
             out.append((row, c))

@@ -1,28 +1,27 @@
-"""Cells grouped by (scenario, app, connections), their per-request CPU cost, and each group's
-summary of every metric.
+"""Cells grouped by (scenario, app, connections), and each group's summary of every metric.
 
-Each cell's values are derived once, into a findings.CellRow, and each group's rows once into a
-pool.Pool (its columns), read by every summary and comparison: a thousand runs hold a hundred
-thousand cells. A run read through its digest (store.load_cores) gives its cells as the
-digest's rows (model.digest.CellDigest: what the analysis reads of a cell), a run loaded whole
-its model cells; both are a `Cell` here.
+A thousand runs hold a hundred thousand cells: each group's cells are pooled once into a
+pool.Pool (its columns), read by every summary and comparison. A run read through its digest
+(store.load_cores) gives its cells as the digest's rows (model.digest.CellDigest: what the
+analysis reads of a cell), a run loaded whole its model cells; both are a `Cell` here.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import compress
-from operator import is_, is_not, itemgetter
+from operator import is_not, itemgetter
 
+from harness.analysis import rows as cell_rows
 from harness.analysis import stats
 from harness.analysis.findings import CellRow, Failure, Group, Summary
 from harness.analysis.pool import Pool
+from harness.analysis.rows import CellRows
 from harness.model import digest
 from harness.model.digest import CellDigest
-from harness.model.results import CellCore, CellStatus, RunCore
+from harness.model.results import CellCore, RunCore
 
 Key = tuple[str, str, int]  # (scenario, app, connections)
 Cell = CellCore | CellDigest  # a cell as the analysis reads it
@@ -31,33 +30,43 @@ Cell = CellCore | CellDigest  # a cell as the analysis reads it
 @dataclass(slots=True)
 class Grouped:
     """Every cell of the runs by group, in collection order (runs oldest first, then rounds):
-    `cells` as given (a run's model cells, or its digest's rows) and `rows`, their CellRows, side
-    by side; scenarios and apps in order of first appearance; `every` every cell's row in run
-    order."""
+    `cells` as given (a run's model cells, or its digest's rows) and `run_ids` (each one's run)
+    side by side; scenarios and apps in order of first appearance; `every` every cell's row in
+    run order (made when read)."""
 
     cells: dict[Key, list[Cell]]
-    rows: dict[Key, list[CellRow]]
+    run_ids: dict[Key, list[str]]
     scenarios: list[str]
     apps: list[str]
-    every: list[CellRow]
+    every: CellRows
+    _rows: dict[Key, list[CellRow]] = field(default_factory=dict)
     _ok: dict[Key, list[CellRow]] = field(default_factory=dict)
     _pools: dict[Key, Pool] = field(default_factory=dict)
 
     def levels(self, scenario: str) -> list[int]:
         return sorted({k[2] for k in self.cells if k[0] == scenario})
 
+    def rows(self, key: Key) -> list[CellRow]:
+        """The group's cells' rows, made on first use (a run's evidence reads them; a pool's
+        columns come from the cells)."""
+        found = self._rows.get(key)
+        if found is None:
+            found = self._rows[key] = cell_rows.rows(
+                self.run_ids.get(key, ()), digest.rows(self.cells.get(key, ())))
+        return found
+
     def ok(self, key: Key) -> list[CellRow]:
         """The completed repeats' rows, in collection order (kept: every pair asks again)."""
-        rows = self._ok.get(key)
-        if rows is None:
-            rows = self._ok[key] = [r for r in self.rows.get(key, ()) if r.ok]
-        return rows
+        found = self._ok.get(key)
+        if found is None:
+            found = self._ok[key] = [r for r in self.rows(key) if r.ok]
+        return found
 
     def pool(self, key: Key) -> Pool:
         """The group's repeats column by column, made on first use (the key must be present)."""
         found = self._pools.get(key)
         if found is None:
-            found = self._pools[key] = Pool(self.rows[key], self.cells[key])
+            found = self._pools[key] = Pool(self.run_ids[key], self.cells[key])
         return found
 
     def runs_in(self, *keys: Key) -> int:
@@ -66,63 +75,26 @@ class Grouped:
                                        if key in self.cells)))
 
 
-def group(runs: Iterable[RunCore]) -> Grouped:
+def group(runs: Sequence[RunCore]) -> Grouped:
     cells: dict[Key, list[Cell]] = {}
-    rows: dict[Key, list[CellRow]] = {}
-    every: list[CellRow] = []
+    run_ids: dict[Key, list[str]] = {}
     for run in runs:
-        found = digest.facts(run.cells)
-        made = run_rows(run.run_id, digest.rows(run.cells))
-        every += made
-        for key, c, r in zip(map(_KEY, made), found, made, strict=True):
-            group_rows = rows.get(key)
-            if group_rows is None:
-                group_rows = rows[key] = []
-                cells[key] = []
-            group_rows.append(r)
-            cells[key].append(c)
+        run_id = run.run_id
+        for key, c in zip(map(_KEY, digest.rows(run.cells)), digest.facts(run.cells),
+                          strict=True):
+            members = cells.get(key)
+            if members is None:
+                members = cells[key] = []
+                run_ids[key] = []
+            members.append(c)
+            run_ids[key].append(run_id)
     # Keys are in order of first appearance, so are their scenarios and apps.
-    return Grouped(cells, rows, list(dict.fromkeys(k[0] for k in cells)),
-                   list(dict.fromkeys(k[1] for k in cells)), every)
+    return Grouped(cells, run_ids, list(dict.fromkeys(k[0] for k in cells)),
+                   list(dict.fromkeys(k[1] for k in cells)), CellRows(runs))
 
 
-_KEY = itemgetter(1, 2, 3)  # a CellRow's (scenario, app, connections)
-
-
-def run_rows(run_id: str, facts: Sequence[CellDigest]) -> list[CellRow]:
-    """Each cell's row: its values, and its CPU per request (app, PostgreSQL) and requests per
-    CPU-second when the app's CPU time was measured. Column by column: a run read through its
-    digest has a hundred cells, a thousand runs a hundred thousand."""
-    if not facts:
-        return []
-    f = dict(zip(CellDigest._fields, zip(*facts, strict=True), strict=True))
-    ok = list(map(is_, f["status"], itertools.repeat(CellStatus.OK)))
-    app_ms: list[float | None] = []
-    db_ms: list[float | None] = []
-    per_cpu_s: list[float | None] = []
-    for measured, n, app_cpu, db_cpu in zip(ok, f["requests"], f["app_cpu_s"], f["db_cpu_s"],
-                                            strict=True):
-        a = d = per = None
-        if measured and app_cpu is not None and n is not None:
-            if n > 0:
-                a = app_cpu * (1000.0 / n)
-                d = None if db_cpu is None else db_cpu * (1000.0 / n)
-            spent = app_cpu + (db_cpu or 0.0)
-            per = n / spent if spent > 0 else None
-        app_ms.append(a)
-        db_ms.append(d)
-        per_cpu_s.append(per)
-    return list(map(_ROW, zip(
-        itertools.repeat(run_id, len(facts)), f["scenario"], f["app"], f["connections"],
-        f["repeat"], map(_TEXT.__getitem__, f["status"]), f["reason"], f["rps"], f["error_rate"],
-        f["p50_us"], f["p90_us"], f["p99_us"], f["timeouts"], f["requests"], app_ms, db_ms,
-        per_cpu_s, map(bool, f["restarted"]), f["stuck"], ok, strict=True)))
-
-
-_TEXT = {s: s.value for s in CellStatus}  # Enum.value is a Python property: 10^5 calls
+_KEY = itemgetter(0, 1, 2)  # a CellDigest's (scenario, app, connections)
 _SOME = partial(is_not, None)  # x is not None
-_ROW = CellRow._make
-
 
 
 def summarize(key: Key, pool: Pool, sampled: Sequence[CellCore] = (),

@@ -4,8 +4,9 @@ A thousand runs put seven thousand repeats in a (scenario, app, connections) gro
 its comparisons (a group takes part in several, on two metrics), its breaking point, its
 capacity and the history each walked them again, and every comparison took their logarithms
 again. A `Pool` is made once per group (groups.Grouped.pool) and each of them reads it: the
-completed repeats' values as columns, the measured values and their logarithms once per metric,
-the threshold checks tallied once.
+completed repeats' values as columns (taken from the cells' digest rows in one pass, with the
+values a CellRow derives: rows.cpu_columns), the measured values and their logarithms once per
+metric, the threshold checks tallied once. No CellRow is made but for the failed repeats.
 """
 
 from __future__ import annotations
@@ -15,18 +16,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain, compress
-from operator import itemgetter, not_
+from operator import itemgetter
 from typing import Any
 
-from harness.analysis import stats
+from harness.analysis import rows, stats
 from harness.analysis.findings import CellRow
 from harness.model import digest
 from harness.model.digest import CellDigest
 from harness.model.results import CellCore, LogSummary, ThresholdResult
 
-_FIELDS = CellRow._fields
-_OK = itemgetter(_FIELDS.index("ok"))
 _FACTS = CellDigest._fields
+_STATUS = itemgetter(_FACTS.index("status"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,31 +39,38 @@ class Checks:
 
 
 class Pool:
-    """A group's repeats: their `rows` and their `cells` (model cells or digest rows), in
+    """A group's repeats: their cells (model cells or digest rows) and the run of each, in
     collection order (runs oldest first, then rounds). Read-only; what is derived is derived on
     first use and kept."""
 
-    def __init__(self, rows: Sequence[CellRow], cells: Sequence[CellCore | CellDigest]):
-        self.n = len(rows)
-        self._rows = rows
-        self._cells = cells
-        self._ok = ok = tuple(map(_OK, rows))
+    def __init__(self, run_ids: Sequence[str], cells: Sequence[CellCore | CellDigest]):
+        self.n = len(cells)
+        self._run_ids = tuple(run_ids)
+        self._facts = facts = digest.rows(cells)
+        self._ok = ok = tuple(rows.ok_column(map(_STATUS, facts)))
         # Most groups have no failed repeat: their completed repeats are all of them.
-        self.failed: tuple[CellRow, ...] = () if all(ok) else tuple(compress(rows, map(not_, ok)))
-        self.n_ok = self.n - len(self.failed)
+        failed = [] if all(ok) else [i for i, o in enumerate(ok) if not o]
+        self.failed: list[CellRow] = rows.rows([self._run_ids[i] for i in failed],
+                                               [facts[i] for i in failed])
+        self.n_ok = self.n - len(failed)
         self._columns: dict[str, tuple] = {}
         self._values: dict[str, list[Any]] = {}
         self._logs: dict[str, stats.LogSample] = {}
         self._cpu: dict[bool, list[float]] = {}
         self._cpu_logs: dict[bool, stats.LogSample] = {}
-        self._facts_every: dict[str, tuple] = {}
 
     @cached_property
     def _every(self) -> dict[str, tuple]:
-        """Every repeat's CellRow fields, column by column: one pass over the rows, on first
-        use (one pass per field costs more, the rows lying all over memory)."""
-        every = zip(*self._rows, strict=True) if self._rows else ((),) * len(_FIELDS)
-        return dict(zip(_FIELDS, every, strict=True))
+        """Every repeat's digest row fields, column by column, and its CellRow fields that are
+        not the same: one pass over the cells on first use (one pass per field costs more: the
+        cells lie all over memory)."""
+        every = zip(*self._facts, strict=True) if self._facts else ((),) * len(_FACTS)
+        out = dict(zip(_FACTS, every, strict=True))
+        out["run_id"], out["ok"] = self._run_ids, self._ok
+        out["restarted"] = tuple(map(bool, out["restarted"]))
+        out["app_cpu_ms"], out["db_cpu_ms"], out["requests_per_cpu_s"] = map(tuple, rows.cpu_columns(
+            self._ok, out["requests"], out["app_cpu_s"], out["db_cpu_s"]))
+        return out
 
     @cached_property
     def stuck(self) -> int:
@@ -71,7 +78,7 @@ class Pool:
         return sum(self._every["stuck"])
 
     def column(self, name: str) -> tuple:
-        """A CellRow field of the completed repeats."""
+        """A CellRow field of the completed repeats (or a CellDigest field: facts)."""
         found = self._columns.get(name)
         if found is None:
             every = self._every[name]
@@ -132,19 +139,11 @@ class Pool:
     @cached_property
     def runs(self) -> frozenset[str]:
         """The runs that measured the group (failed repeats count)."""
-        return frozenset(self._every["run_id"])
+        return frozenset(self._run_ids)
 
     def facts(self, name: str, completed: bool = True) -> tuple:
         """A CellDigest field of the completed repeats (or of every repeat)."""
-        every = self._facts_every.get(name)
-        if every is None:
-            every = self._facts_every[name] = tuple(map(itemgetter(_FACTS.index(name)),
-                                                        self._facts))
-        return tuple(compress(every, self._ok)) if completed and self.failed else every
-
-    @cached_property
-    def _facts(self) -> Sequence[CellDigest]:
-        return digest.rows(self._cells)
+        return self.column(name) if completed else self._every[name]
 
     @cached_property
     def checks(self) -> Checks:

@@ -62,7 +62,7 @@ def dumps(data: Any) -> str:
 
 
 def render(findings: Findings, cells: bool = False) -> dict[str, str]:
-    data = plain(dataclasses.replace(findings, cells=findings.cells if cells else ()))
+    data = plain(dataclasses.replace(findings, cells=tuple(findings.cells) if cells else ()))
     if not cells:
         del data["cells"]
     return {NAME: dumps({"findings_version": VERSION, **data})}
