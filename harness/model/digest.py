@@ -219,6 +219,9 @@ def dumps(run: RunCore, st: os.stat_result) -> bytes:
                        json.dumps(body, separators=(",", ":")).encode()]) + b"\n"
 
 
+_STATUS_OF = {s.value: s for s in CellStatus}
+
+
 def parse(data: bytes, st: os.stat_result) -> tuple[bytes, list[CellDigest]] | None:
     """The run's fields (JSON of a RunCore without cells, for the model's loader to validate)
     and the cells, if `data` is a digest of the results file whose stat is `st`; None if it is
@@ -241,7 +244,7 @@ def parse(data: bytes, st: os.stat_result) -> tuple[bytes, list[CellDigest]] | N
         i: LogSummary(None, counts, examples) for i, (counts, examples) in enumerate(doc["logs"])}
     logs[None] = None
     tables: dict[str, dict[Any, Any]] = {
-        "status": {s.value: s for s in CellStatus}, "settings": dict(enumerate(doc["settings"])),
+        "status": _STATUS_OF, "settings": dict(enumerate(doc["settings"])),
         "log": logs, "thresholds_checked": dict(enumerate(map(tuple, doc["checked"])))}
     for name, table in tables.items():
         columns[name] = map(table.__getitem__, columns[name])
