@@ -43,7 +43,7 @@ from harness.analysis.findings import (
     VerificationFailure,
 )
 from harness.analysis.history import history
-from harness.config.scenarios import default_comparisons
+from harness.config.comparisons import default_comparisons
 from harness.model import digest
 from harness.model.results import AppInfo, CellCore, CellStatus, Run, RunCore, StopReason
 
