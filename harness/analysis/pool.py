@@ -56,7 +56,6 @@ class Pool:
         self._columns: dict[str, tuple] = {}
         self._values: dict[str, list[Any]] = {}
         self._logs: dict[str, stats.LogSample] = {}
-        self._cpu: dict[bool, list[float]] = {}
         self._cpu_logs: dict[bool, stats.LogSample] = {}
 
     @cached_property
@@ -68,8 +67,8 @@ class Pool:
         out = dict(zip(_FACTS, every, strict=True))
         out["run_id"], out["ok"] = self._run_ids, self._ok
         out["restarted"] = tuple(map(bool, out["restarted"]))
-        out["app_cpu_ms"], out["db_cpu_ms"], out["requests_per_cpu_s"] = map(tuple, rows.cpu_columns(
-            self._ok, out["requests"], out["app_cpu_s"], out["db_cpu_s"]))
+        cpu = rows.cpu_columns(self._ok, out["requests"], out["app_cpu_s"], out["db_cpu_s"])
+        out["app_cpu_ms"], out["db_cpu_ms"], out["requests_per_cpu_s"] = map(tuple, cpu)
         return out
 
     @cached_property
@@ -120,15 +119,13 @@ class Pool:
     def cpu(self, with_db: bool) -> list[float]:
         """CPU-ms per request of the completed repeats that measured the app's: the app's, plus
         PostgreSQL's if `with_db`."""
-        if not with_db:
-            return self.values("app_cpu_ms")
-        found = self._cpu.get(with_db)
-        if found is None:
-            found = self._cpu[with_db] = [
-                a + (d or 0.0) for a, d in zip(self.column("app_cpu_ms"),
+        return self._app_and_db_cpu if with_db else self.values("app_cpu_ms")
+
+    @cached_property
+    def _app_and_db_cpu(self) -> list[float]:
+        return [a + (d or 0.0) for a, d in zip(self.column("app_cpu_ms"),
                                                self.column("db_cpu_ms"), strict=True)
                 if a is not None]
-        return found
 
     def cpu_logs(self, with_db: bool) -> stats.LogSample:
         found = self._cpu_logs.get(with_db)
