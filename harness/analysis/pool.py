@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from itertools import chain, compress
-from operator import itemgetter
+from operator import is_not, itemgetter
 from typing import Any
 
 from harness.analysis import rows, stats
@@ -27,6 +27,7 @@ from harness.model.results import CellCore, LogSummary, ThresholdResult
 
 _FACTS = CellDigest._fields
 _STATUS = itemgetter(_FACTS.index("status"))
+_SOME = partial(is_not, None)  # x is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +91,7 @@ class Pool:
         ints for the timeouts."""
         found = self._values.get(name)
         if found is None:
-            column = self.column(name)
-            found = self._values[name] = [v for v in column if v is not None] \
-                if None in column else list(column)
+            found = self._values[name] = list(filter(_SOME, self.column(name)))
         return found
 
     def logs(self, name: str) -> stats.LogSample:
