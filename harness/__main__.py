@@ -26,7 +26,11 @@ class Parser(argparse.ArgumentParser):
         sys.exit(errors.EXIT_USAGE)
 
 
-def build_parser() -> Parser:
+def build_parser(argv: list[str] | None = None) -> Parser:
+    """The command line's parser. Given the arguments, only the command they name is imported
+    and given its options: a command's module loads its own stack (run: the scenario files
+    and YAML), and the others are never parsed; the top-level help, asked without a command,
+    imports them all for their one-line descriptions."""
     # Installed, the command is ffbench; from a clone, python -m harness.
     prog = "ffbench" if Path(sys.argv[0]).name == "ffbench" else "python -m harness"
     parser = Parser(prog=prog, description="Decide a Flask to FastAPI "
@@ -35,7 +39,12 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action=_Version, help="print the tool's version and the "
                         "stack versions it measures, then exit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    # The command comes first (the top-level options, -h and --version, only print and exit).
+    named = argv[0] if argv else None
     for name in COMMANDS:
+        if named in COMMANDS and name != named:
+            sub.add_parser(name)
+            continue
         module = importlib.import_module(f"harness.commands.{name}")
         p = sub.add_parser(name, help=module.HELP, description=module.HELP, epilog=EPILOG,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,7 +97,7 @@ def version_text() -> str:
 def main(argv: list[str] | None = None) -> int:
     from harness.measure import leftovers
 
-    args = build_parser().parse_args(argv)
+    args = build_parser(sys.argv[1:] if argv is None else argv).parse_args(argv)
     for line in leftovers.sweep():  # what a SIGKILLed run left behind
         print(line, file=sys.stderr)
     procs.install_signal_handlers()

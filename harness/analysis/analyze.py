@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import statistics
 from collections.abc import Mapping, Sequence
+from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 from harness.analysis import (
@@ -44,7 +46,7 @@ from harness.analysis.findings import (
     VerificationFailure,
 )
 from harness.analysis.history import history
-from harness.config.scenarios import default_comparisons
+from harness.config.comparisons import default_comparisons
 from harness.model import digest
 from harness.model.results import (
     AppInfo,
@@ -79,9 +81,9 @@ def analyze(runs: Sequence[RunCore], detail: Run | None = None, *,
     first = config.get(measured[0], {}) if measured else {}
     order = _apps(grouped.apps, _baseline(first, grouped.apps))
     summaries = {
-        key: groups.summarize(key, members,
+        key: groups.summarize(key, grouped.pool(key),
                               _whole(sampled.cells.get(key, ())) if sampled else (), alpha)
-        for key, members in grouped.cells.items()}
+        for key in grouped.cells}
     info = _app_info(runs)
     cpus = (runs[-1].environment or {}).get("cpus") if runs else None
     scenarios = tuple(
@@ -114,7 +116,7 @@ def analyze(runs: Sequence[RunCore], detail: Run | None = None, *,
         layout=Layout.of((detail or runs[-1]).cpu_layout if runs or detail else None),
         history=history(grouped, [r.run_id for r in runs], measured, order)
         if len(runs) > 1 else None,
-        cells=tuple(grouped.rows),
+        cells=grouped.every,
         alpha=alpha, noisy_cv=stats.NOISY_CV, few_repeats=stats.FEW_REPEATS,
         loops=loops.compare(scenarios),
         faults=faults.analyze(detail), soak=soak.analyze(detail),
@@ -157,8 +159,8 @@ def _scenario(name: str, cfg: dict[str, Any], grouped: groups.Grouped,
     apps = _apps(seen, baseline)
     levels = grouped.levels(name)
     min_effect = float(cfg.get("min_effect", stats.MIN_EFFECT))
-    measured_cpu = any(r.app_cpu_ms is not None for a in apps for conns in levels
-                       for r in grouped.ok((name, a, conns)))
+    measured_cpu = any(grouped.pool((name, a, conns)).has_cpu for a in apps
+                       for conns in levels if (name, a, conns) in grouped.cells)
     # Without CPU time (a v1 file, or not taken) no CPU verdict lines that each say so.
     metrics = (Metric.THROUGHPUT, Metric.CPU) if measured_cpu else (Metric.THROUGHPUT,)
     declared = _pairs(cfg, apps, baseline)
@@ -189,12 +191,11 @@ def _scenario(name: str, cfg: dict[str, Any], grouped: groups.Grouped,
     thresholds = dict.fromkeys(cfg.get("thresholds") or [])
     for a in apps:
         for c in levels:
-            for m in grouped.cells.get((name, a, c), []):
-                for t in m.cell.thresholds:
-                    thresholds[t.expr] = None
+            if (name, a, c) in grouped.cells:
+                thresholds.update(dict.fromkeys(grouped.pool((name, a, c)).checks.everywhere))
     evidence_rows = tuple(r for r in rows if r is not None)
-    settings = {(a, c): members[-1].cell.settings for (sc, a, c), members in grouped.cells.items()
-                if sc == name and members}
+    settings = {(a, c): cells[-1].settings for (sc, a, c), cells in grouped.cells.items()
+                if sc == name and cells}
     diagnoses, outcomes = diagnosis.scenario(group_list, settings, evidence_rows, info, cpus)
     if record:  # a sweep's configurations are judged by its own section, not as mitigations
         outcomes = ()
@@ -238,14 +239,17 @@ def _header(run: RunCore, measured: Sequence[str]) -> RunHeader:
     return RunHeader(
         run_id=run.run_id, status=run.status, started_at=run.started_at or None,
         finished_at=run.finished_at, cells=len(run.cells),
-        failed=sum(c.status is not CellStatus.OK for c in digest.facts(run.cells)),
+        failed=len(run.cells) - list(map(_STATUS, digest.facts(run.cells))).count(CellStatus.OK),
         command=tuple(run.command),
         not_measured=tuple(str(s) for s in configured if s not in measured))
 
 
-def _whole(members: Sequence[groups.Measured]) -> list[CellCore]:
+_STATUS = attrgetter("status")
+
+
+def _whole(cells: Sequence[groups.Cell]) -> list[CellCore]:
     """The cells of a run loaded whole, as the model has them (never digest rows)."""
-    return [m.cell for m in members if isinstance(m.cell, CellCore)]
+    return [c for c in cells if isinstance(c, CellCore)]
 
 
 def _run_order(runs: Sequence[RunCore]):
@@ -264,17 +268,16 @@ def _app_info(runs: Sequence[RunCore]) -> dict[str, AppInfo]:
 def _settings(grouped: groups.Grouped, order: Sequence[str],
               info: dict[str, AppInfo]) -> tuple[AppSettings, ...]:
     per_app: dict[str, dict[str, dict[str, list[str]]]] = {}  # app -> knob -> value -> scenarios
-    for (scenario, app, _), members in grouped.cells.items():
+    for key in grouped.cells:
+        scenario, app, _ = key
         if is_search(scenario):
             continue
-        last = None
-        for m in members:
-            settings = m.cell.settings
-            # Most cells of a group repeat the same settings (one object, through a digest).
-            if settings is last or settings == last:
-                continue
-            last = settings
-            for k, v in last.items():
+        # A digest shares one settings object among a run's cells with equal settings: each
+        # distinct object is read once, in order of first appearance (groupby steps over a
+        # run of the same object in C).
+        found = (s for s, _ in groupby(grouped.pool(key).facts("settings", completed=False)))
+        for settings in {id(s): s for s in found}.values():
+            for k, v in settings.items():
                 where = per_app.setdefault(app, {}).setdefault(k, {}).setdefault(v, [])
                 if scenario not in where:
                     where.append(scenario)

@@ -6,45 +6,33 @@ from collections.abc import Sequence
 
 from harness.analysis import stats
 from harness.analysis.findings import BreakingPoint, Capacity, Problems, ThresholdMiss
-from harness.analysis.groups import Cell, Grouped, total_cpu_ms
-from harness.model.results import CellStatus, ThresholdResult
+from harness.analysis.groups import Grouped
+from harness.analysis.pool import Pool, count_logs
+from harness.model.results import CellCore
 
 MAX_VALUES = 5  # failing values kept per threshold: enough to show the size of the miss
 
 
-def log_counts(cells: Sequence[Cell]) -> dict[str, int]:
+def log_counts(cells: Sequence[CellCore]) -> dict[str, int]:
     """App-log categories summed over the repeats, most frequent first (ties by name)."""
-    counts: dict[str, int] = {}
-    for c in cells:
-        for k, n in (c.log.counts if c.log else {}).items():
-            counts[k] = counts.get(k, 0) + n
-    return dict(sorted(((k, n) for k, n in counts.items() if n), key=lambda kv: (-kv[1], kv[0])))
+    return count_logs([c.log for c in cells])
 
 
-def problems(cells: Sequence[Cell]) -> Problems | None:
+def problems(pool: Pool) -> Problems | None:
     """What broke in one group of repeats; None if every repeat completed and met every
     threshold. Log counts and stuck repeats are evidence, not a break on their own."""
-    failed = [c for c in cells if c.status is not CellStatus.OK]
-    measured = 0
-    checked: dict[str, list[ThresholdResult]] = {}  # expression -> its failing results
-    for c in cells:
-        if c.status is CellStatus.OK:
-            measured += 1
-            for t in c.thresholds:
-                checked.setdefault(t.expr, [])
-                if not t.ok:
-                    checked[t.expr].append(t)
+    failing = pool.checks.failing
     misses = []
-    for expr, bad in checked.items():
+    for expr in pool.checks.completed if failing else ():
+        bad = [t for t in failing if t.expr == expr]
         if bad:
             values = [(t.value, t.unit) for t in bad if t.value is not None][:MAX_VALUES]
-            misses.append(ThresholdMiss(expr, len(bad), measured, tuple(values)))
-    if not failed and not misses:
+            misses.append(ThresholdMiss(expr, len(bad), pool.n_ok, tuple(values)))
+    if not pool.failed and not misses:
         return None
-    return Problems(failed=len(failed), total=len(cells),
-                    reasons=tuple(sorted({c.reason for c in failed}, key=lambda r: r or "")),
-                    thresholds=tuple(misses), log_counts=log_counts(cells),
-                    stuck=sum(c.stuck for c in cells))
+    return Problems(failed=len(pool.failed), total=pool.n,
+                    reasons=tuple(sorted({r.reason for r in pool.failed}, key=lambda r: r or "")),
+                    thresholds=tuple(misses), log_counts=pool.log_counts, stuck=pool.stuck)
 
 
 def breaking_point(grouped: Grouped, scenario: str, app: str,
@@ -54,7 +42,7 @@ def breaking_point(grouped: Grouped, scenario: str, app: str,
         return None
     last_ok = None
     for conns in tested:
-        found = problems([m.cell for m in grouped.cells[(scenario, app, conns)]])
+        found = problems(grouped.pool((scenario, app, conns)))
         if found:
             return BreakingPoint(scenario, app, last_ok, tested[-1], conns, found)
         last_ok = conns
@@ -66,7 +54,10 @@ def capacity(grouped: Grouped, point: BreakingPoint, alpha: float = stats.ALPHA)
     / 1000 ms per core-second, which is the CPU-ms per request itself."""
     if point.last_ok is None:
         return Capacity(point.scenario, point.app, None, None, None, None, False)
-    values, with_db = total_cpu_ms(grouped.ok((point.scenario, point.app, point.last_ok)))
-    s = stats.describe(values, alpha)
+    pool = grouped.pool((point.scenario, point.app, point.last_ok))
+    # App + PostgreSQL when every cell measured PostgreSQL's share (mixing the two would
+    # compare unlike costs), the app's alone otherwise.
+    with_db = pool.has_cpu and pool.db_everywhere
+    s = stats.describe(pool.cpu(with_db), alpha)
     return Capacity(point.scenario, point.app, point.last_ok, s.median, s.ci_low, s.ci_high,
                     with_db)

@@ -20,8 +20,8 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-from harness.analysis.findings import PERCENTILES, Points, Resources, Spectrum
-from harness.analysis.groups import Grouped, Measured
+from harness.analysis.findings import PERCENTILES, CellRow, Points, Resources, Spectrum
+from harness.analysis.groups import Grouped, Key
 from harness.model.results import Cell, CellCore
 
 MAX_POINTS = 120  # per resource series: a 5-minute soak sampled every 0.5 s is 600 rows
@@ -40,9 +40,10 @@ def spectra(shown: Grouped | None, scenario: str, apps: Sequence[str],
             columns: list[list[float]] = [[] for _ in PERCENTILES]
             n = 0
             run_id = ""
-            for m in shown.cells.get((scenario, app, conns), ()):
-                load = m.cell.load if isinstance(m.cell, CellCore) else None  # not a digest
-                if not m.row.ok or load is None:
+            key = (scenario, app, conns)
+            for cell, row in zip(shown.cells.get(key, ()), shown.rows(key), strict=True):
+                load = cell.load if isinstance(cell, CellCore) else None  # not a digest
+                if not row.ok or load is None:
                     continue
                 seen = False
                 for i, name in enumerate(PERCENTILES):
@@ -51,21 +52,20 @@ def spectra(shown: Grouped | None, scenario: str, apps: Sequence[str],
                         columns[i].append(float(v))
                         seen = True
                 n += seen
-                run_id = m.run_id
+                run_id = row.run_id
             if n:
                 out.append(Spectrum(run_id, app, conns, n, tuple(
                     statistics.median(c) if c else None for c in columns)))
     return tuple(out)
 
 
-def _profiled(members: Sequence[Measured]) -> list[tuple[Measured, Cell]]:
+def _profiled(shown: Grouped, key: Key) -> list[tuple[CellRow, Cell]]:
     """The completed repeats with a sampled profile (only a run loaded whole has one)."""
     out = []
-    for m in members:
-        c = m.cell
-        if (m.row.ok and isinstance(c, Cell) and c.samples is not None and c.samples.profile
+    for c, row in zip(shown.cells.get(key, ()), shown.rows(key), strict=True):
+        if (row.ok and isinstance(c, Cell) and c.samples is not None and c.samples.profile
                 and "t" in c.samples.profile_columns):
-            out.append((m, c))
+            out.append((row, c))
     return out
 
 
@@ -74,21 +74,21 @@ def resources(shown: Grouped | None, scenario: str, apps: Sequence[str],
     """`shown`: the cells of the run loaded whole (cells without samples give nothing)."""
     if shown is None:
         return ()
-    by_level: dict[int, dict[str, list[tuple[Measured, Cell]]]] = {}
+    by_level: dict[int, dict[str, list[tuple[CellRow, Cell]]]] = {}
     for conns in levels:
-        found = {a: _profiled(shown.cells.get((scenario, a, conns), ())) for a in apps}
+        found = {a: _profiled(shown, (scenario, a, conns)) for a in apps}
         by_level[conns] = {a: ms for a, ms in found.items() if ms}
     best = max(levels, key=lambda c: (len(by_level[c]), c), default=None)
     if best is None or not by_level[best]:
         return ()
     out = []
     for members in by_level[best].values():
-        ranked = sorted(members, key=lambda mc: (mc[0].row.rps or 0.0, mc[0].row.repeat))
+        ranked = sorted(members, key=lambda rc: (rc[0].rps or 0.0, rc[0].repeat))
         out.append(_resources(*ranked[(len(ranked) - 1) // 2], best))
     return tuple(out)
 
 
-def _resources(m: Measured, cell: Cell, conns: int) -> Resources:
+def _resources(row: CellRow, cell: Cell, conns: int) -> Resources:
     samples = cell.samples
     assert samples is not None  # checked by _profiled
     cols = samples.profile_columns
@@ -105,8 +105,8 @@ def _resources(m: Measured, cell: Cell, conns: int) -> Resources:
             if t is not None and v is not None:
                 points.append((float(t), float(v)))
         series[name] = downsample(points)
-    return Resources(run_id=m.run_id, app=cell.app, connections=conns, repeat=cell.repeat,
-                     rps=m.row.rps, **series)
+    return Resources(run_id=row.run_id, app=cell.app, connections=conns, repeat=cell.repeat,
+                     rps=row.rps, **series)
 
 
 def downsample(points: Sequence[tuple[float, float]], limit: int = MAX_POINTS) -> Points:

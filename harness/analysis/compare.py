@@ -179,13 +179,13 @@ def confirm(result: RegressionCheck, recheck: RegressionCheck) -> RegressionChec
 
 def _judge(key: Key, base: Grouped, cur: Grouped, min_effect: float, alpha: float,
            min_error_delta: float) -> GroupCheck:
-    b, c = base.ok(key), cur.ok(key)
-    rps = _ratio([x.rps for x in b], [x.rps for x in c], min_effect, alpha, True)
-    p99 = _ratio([x.p99_us for x in b], [x.p99_us for x in c], min_effect, alpha, False)
-    err = _delta([x.error_rate for x in b], [x.error_rate for x in c], min_error_delta, alpha)
+    b, c = base.pool(key), cur.pool(key)
+    rps = _ratio(b.values("rps"), c.values("rps"), min_effect, alpha, True)
+    p99 = _ratio(b.values("p99_us"), c.values("p99_us"), min_effect, alpha, False)
+    err = _delta(b.values("error_rate"), c.values("error_rate"), min_error_delta, alpha)
     judgements = {rps.judgement, p99.judgement, err.judgement}
     warnings: tuple[Warn, ...] = ()
-    if b and not c:
+    if b.n_ok and not c.n_ok:
         warnings = (Warn.ALL_CURRENT_FAILED,)  # it ran before and fails now: a regression
         status = Status.REGRESSION
     elif Judgement.WORSE in judgements:
@@ -203,11 +203,9 @@ def _median(xs: list[float]) -> float | None:
     return statistics.median(xs) if xs else None
 
 
-def _ratio(base: Sequence[float | None], cur: Sequence[float | None], min_effect: float,
-           alpha: float, higher_is_better: bool) -> Change:
+def _ratio(b: list[float], c: list[float], min_effect: float, alpha: float,
+           higher_is_better: bool) -> Change:
     """Current over baseline as a ratio (geometric, Welch on logs), judged in the bad direction."""
-    b = [v for v in base if v is not None]
-    c = [v for v in cur if v is not None]
     r = stats.compare(c, b, min_effect, alpha, higher_is_better)
     judgement = {Verdict.FASTER: Judgement.BETTER, Verdict.SLOWER: Judgement.WORSE,
                  Verdict.INCONCLUSIVE: Judgement.INCONCLUSIVE}.get(r.verdict, Judgement.UNCHANGED)
@@ -219,11 +217,8 @@ def _ratio(base: Sequence[float | None], cur: Sequence[float | None], min_effect
                   less_one(r.ci_high), r.p_value, judgement, len(b), len(c), r.warnings)
 
 
-def _delta(base: Sequence[float | None], cur: Sequence[float | None], min_delta: float,
-           alpha: float) -> Change:
+def _delta(b: list[float], c: list[float], min_delta: float, alpha: float) -> Change:
     """Current minus baseline mean (Welch's t on raw values); up is worse."""
-    b = [v for v in base if v is not None]
-    c = [v for v in cur if v is not None]
     mean_b = stats.mean_sd(b)[0] if b else None
     mean_c = stats.mean_sd(c)[0] if c else None
     test = stats.welch(c, b, alpha)

@@ -7,6 +7,7 @@ a value that was not measured is None. Text lives in harness/render, never here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -629,7 +630,7 @@ class Findings:
     settings: tuple[AppSettings, ...]
     layout: Layout
     history: History | None  # only with several runs
-    cells: tuple[CellRow, ...] = field(repr=False)
+    cells: Sequence[CellRow] = field(repr=False)  # every cell's, in run order (rows.CellRows)
     alpha: float = 0.05
     noisy_cv: float = 0.10
     few_repeats: int = 3

@@ -48,11 +48,32 @@ class Ratio:
     warnings: tuple[Warn, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class LogSample:
+    """One side of a ratio comparison on the logarithms (compare_logs), made once per group and
+    metric: over many runs a group takes part in several comparisons."""
+
+    n: int
+    mean: float | None  # of the logarithms; None when a value is not positive (no logarithm)
+    sd: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> LogSample:
+        if not values or min(values) <= 0:
+            return cls(len(values), None, 0.0)
+        return cls(len(values), *mean_sd(list(map(math.log, values))))
+
+
 def mean_sd(xs: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (statistics.stdev is exact, and 100x slower)."""
+    return _mean_sd(xs, len(xs) < 2 or min(xs) == max(xs))
+
+
+def _mean_sd(xs: Sequence[float], equal: bool) -> tuple[float, float]:
+    """mean_sd, told whether every value is the same (a sorted list says so by its ends)."""
     n = len(xs)
     mean = math.fsum(xs) / n
-    if n < 2 or min(xs) == max(xs):
+    if equal:
         return mean, 0.0  # equal values: exactly no spread, not rounding noise
     if n < 64:
         return mean, math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1))
@@ -76,7 +97,7 @@ def describe(values: Sequence[float], alpha: float = ALPHA) -> Summary:
     n = len(xs)
     if n == 0:
         return Summary(0, warnings=(Warn.NO_DATA,))
-    mean, sd = mean_sd(xs)
+    mean, sd = _mean_sd(xs, n < 2 or xs[0] == xs[-1])
     mid = n // 2
     median = xs[mid] if n % 2 else (xs[mid - 1] + xs[mid]) / 2
     cv = ci_low = ci_high = method = None
@@ -112,15 +133,18 @@ def welch(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA) -> Welch
     """
     if len(a) < 2 or len(b) < 2:
         return None
-    ma, sa = mean_sd(a)
-    mb, sb = mean_sd(b)
-    va, vb = sa * sa / len(a), sb * sb / len(b)
+    return _welch(*mean_sd(a), len(a), *mean_sd(b), len(b), alpha)
+
+
+def _welch(ma: float, sa: float, na: int, mb: float, sb: float, nb: int,
+           alpha: float) -> Welch:
+    va, vb = sa * sa / na, sb * sb / nb
     diff = ma - mb
     se = math.sqrt(va + vb)
     if se == 0:
         # Constant repeats on both sides: the difference, if any, is exact.
         return Welch(diff, diff, diff, 0.0 if diff else 1.0, 0.0, None)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
     half = dist.t_ppf(1 - alpha / 2, df) * se
     p = 2 * dist.t_sf(abs(diff) / se, df)
     return Welch(diff, diff - half, diff + half, p, se, df)
@@ -139,21 +163,24 @@ def compare(a: Sequence[float], b: Sequence[float], min_effect: float = MIN_EFFE
     slower. Valid for a number of repeats fixed in advance, not for rounds stopped on the data
     (harness.analysis.sequential is).
     """
-    n_a, n_b = len(a), len(b)
-    if not n_a or not n_b:
-        return Ratio(Verdict.INCONCLUSIVE, None, None, None, None, n_a, n_b, None,
+    return compare_logs(LogSample.of(a), LogSample.of(b), min_effect, alpha, higher_is_better)
+
+
+def compare_logs(a: LogSample, b: LogSample, min_effect: float = MIN_EFFECT,
+                 alpha: float = ALPHA, higher_is_better: bool = True) -> Ratio:
+    """compare() from each side's LogSample."""
+    if not a.n or not b.n:
+        return Ratio(Verdict.INCONCLUSIVE, None, None, None, None, a.n, b.n, None,
                      (Warn.NO_DATA,))
-    if min(a) <= 0 or min(b) <= 0:
-        return Ratio(Verdict.INCONCLUSIVE, None, None, None, None, n_a, n_b, None,
+    if a.mean is None or b.mean is None:
+        return Ratio(Verdict.INCONCLUSIVE, None, None, None, None, a.n, b.n, None,
                      (Warn.NON_POSITIVE,))
-    la = [math.log(v) for v in a]
-    lb = [math.log(v) for v in b]
-    ratio = math.exp(math.fsum(la) / n_a - math.fsum(lb) / n_b)
-    test = welch(la, lb, alpha)
-    if test is None:
+    ratio = math.exp(a.mean - b.mean)
+    if a.n < 2 or b.n < 2:
         # One repeat says nothing about its own noise: never a winner from n = 1.
-        return Ratio(Verdict.INCONCLUSIVE, ratio, None, None, None, n_a, n_b, None,
+        return Ratio(Verdict.INCONCLUSIVE, ratio, None, None, None, a.n, b.n, None,
                      (Warn.SINGLE_SAMPLE,))
+    test = _welch(a.mean, a.sd, a.n, b.mean, b.sd, b.n, alpha)
     low, high = math.exp(test.ci_low), math.exp(test.ci_high)
     if test.p_value < alpha and abs(ratio - 1) >= min_effect:
         verdict = Verdict.FASTER if (ratio > 1) == higher_is_better else Verdict.SLOWER
@@ -161,7 +188,7 @@ def compare(a: Sequence[float], b: Sequence[float], min_effect: float = MIN_EFFE
         verdict = Verdict.NO_DIFFERENCE
     else:
         verdict = Verdict.INCONCLUSIVE
-    return Ratio(verdict, ratio, low, high, test.p_value, n_a, n_b, mde(test, alpha))
+    return Ratio(verdict, ratio, low, high, test.p_value, a.n, b.n, mde(test, alpha))
 
 
 def mde(test: Welch, alpha: float = ALPHA) -> float:

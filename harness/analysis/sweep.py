@@ -121,13 +121,13 @@ def findings(record: Sweep, grouped: groups.Grouped, scenario: str,
     conns = record.connections
 
     def fresh(app: str, search: Search | None) -> Fresh:
-        members = grouped.cells.get((scenario, app, conns), [])
-        rows = [m.row for m in members]
+        key = (scenario, app, conns)
+        rows = grouped.rows(key) if key in grouped.cells else []
         ok = [r for r in rows if r.ok]
         rps = [r.rps for r in ok if r.rps is not None]
         cpu, _ = groups.total_cpu_ms(ok)
-        failing = dict.fromkeys(t.expr for m in members if m.row.ok
-                                for t in m.cell.thresholds if not t.ok)
+        failing = dict.fromkeys(t.expr for t in grouped.pool(key).checks.failing) \
+            if key in grouped.cells else {}
         return Fresh(app=app, settings=search.settings_of(app) if search else {}, n=len(ok),
                      failed=len(rows) - len(ok), rps=statistics.median(rps) if rps else None,
                      cpu_ms=statistics.median(cpu) if cpu else None, failing=tuple(failing))

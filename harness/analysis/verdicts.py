@@ -25,7 +25,7 @@ from harness.analysis.findings import (
     NotCompared,
     Verdict,
 )
-from harness.analysis.groups import Grouped, cpu_pairs, cpu_total
+from harness.analysis.groups import Grouped
 
 
 def compare(grouped: Grouped, scenario: str, connections: int, candidate: str, reference: str,
@@ -43,27 +43,23 @@ def compare(grouped: Grouped, scenario: str, connections: int, candidate: str, r
     for name, key in ((candidate, cand_key), (reference, ref_key)):
         if key not in grouped.cells:
             return made(None, not_compared=NotCompared.NOT_RUN, missing=name)
-        if not grouped.ok(key):
+        if not grouped.pool(key).n_ok:
             return made(None, not_compared=NotCompared.ALL_FAILED, missing=name)
-    # In collection order (runs oldest first, then rounds), as the sequential decision needs.
-    a_cells, b_cells = grouped.ok(cand_key), grouped.ok(ref_key)
+    a_pool, b_pool = grouped.pool(cand_key), grouped.pool(ref_key)
+    higher = metric is Metric.THROUGHPUT
     with_db = False
-    if metric is Metric.THROUGHPUT:
-        a = [c.rps for c in a_cells if c.rps is not None]
-        b = [c.rps for c in b_cells if c.rps is not None]
-    else:
-        a_pairs, b_pairs = cpu_pairs(a_cells), cpu_pairs(b_cells)
-        for name, pairs in ((candidate, a_pairs), (reference, b_pairs)):
-            if not pairs:
+    if not higher:
+        for name, pool in ((candidate, a_pool), (reference, b_pool)):
+            if not pool.has_cpu:
                 return made(None, not_compared=NotCompared.NO_CPU, missing=name)
         # Both sides on the same basis: app + PostgreSQL only when every cell measured both.
-        with_db = all(d is not None for _, d in a_pairs + b_pairs)
-        a, b = cpu_total(a_pairs, with_db), cpu_total(b_pairs, with_db)
-    higher = metric is Metric.THROUGHPUT
+        with_db = a_pool.db_everywhere and b_pool.db_everywhere
     if method is Method.SEQUENTIAL:
         # Imported here: sequential loads scipy, which a report of fixed repeats does without.
         from harness.analysis import sequential
 
+        # In collection order (runs oldest first, then rounds), as the sequential decision needs.
+        a_cells, b_cells = grouped.ok(cand_key), grouped.ok(ref_key)
         min_n = max(2, min_n)
         # Adaptive rounds are judged paired by round, as the runner's stopping rule does.
         value = value_of(metric, with_db)
@@ -74,12 +70,18 @@ def compare(grouped: Grouped, scenario: str, connections: int, candidate: str, r
         return made(Verdict(d.verdict.value), ratio=d.ratio, ci_low=d.ci_low, ci_high=d.ci_high,
                     n_candidate=d.n_a, n_reference=d.n_b, mde=d.mde, look=d.look,
                     alpha_spent=d.alpha_spent, with_db=with_db)
-    r = stats.compare(a, b, min_effect, alpha, higher_is_better=higher)
+    # Each side's logarithms come from its pool: taken once per group and metric, however many
+    # pairs the group is in.
+    if higher:
+        a_logs, b_logs = a_pool.logs("rps"), b_pool.logs("rps")
+    else:
+        a_logs, b_logs = a_pool.cpu_logs(with_db), b_pool.cpu_logs(with_db)
+    r = stats.compare_logs(a_logs, b_logs, min_effect, alpha, higher_is_better=higher)
     if r.ratio is None:
-        return made(None, not_compared=NotCompared.NO_REQUESTS, n_candidate=len(a),
-                    n_reference=len(b), warnings=r.warnings, with_db=with_db)
+        return made(None, not_compared=NotCompared.NO_REQUESTS, n_candidate=r.n_a,
+                    n_reference=r.n_b, warnings=r.warnings, with_db=with_db)
     return made(r.verdict, ratio=r.ratio, ci_low=r.ci_low, ci_high=r.ci_high, p_value=r.p_value,
-                n_candidate=len(a), n_reference=len(b), mde=r.mde, warnings=r.warnings,
+                n_candidate=r.n_a, n_reference=r.n_b, mde=r.mde, warnings=r.warnings,
                 with_db=with_db)
 
 

@@ -7,7 +7,9 @@ import tempfile
 from contextlib import ExitStack
 
 from harness.errors import EXIT_OK, UsageError
-from harness.measure import dataset, postgres, services
+
+# harness.measure's database and services load when this command runs: the command line
+# imports every command's module, and `report` has no use for them (psycopg2, the services).
 
 HELP = "start PostgreSQL and the services until Ctrl-C"
 
@@ -24,23 +26,30 @@ def add_arguments(p):
 
 
 def from_args(args):
+    from harness.measure import dataset, services
+
     default = sorted(n for n in services.discover() if not services.is_variant(n))
     serve(args.apps or default, args.database_url,
           args.rows or dataset.DEFAULT_ROWS)
     return EXIT_OK
 
 
-def port_free(port, host=services.HOST):
+def port_free(port, host=None):
+    from harness.measure import services
+
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind((host, port))
+            s.bind((host or services.HOST, port))
         except OSError:
             return False
     return True
 
 
-def serve(app_names, database_url=None, rows=dataset.DEFAULT_ROWS, out=print):
+def serve(app_names, database_url=None, rows=None, out=print):
+    from harness.measure import dataset, postgres, services
+
+    rows = dataset.DEFAULT_ROWS if rows is None else rows
     found = services.discover()
     # A variant shares its app's port in service.toml: it gets a free one.
     ports = {name: postgres.free_port() if services.is_variant(name) else found[name].port

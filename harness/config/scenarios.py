@@ -18,6 +18,7 @@ import yaml
 
 from harness.config import sweep as sweep_mod
 from harness.config import thresholds
+from harness.config.comparisons import default_comparisons
 from harness.config.sweep import Axis
 from harness.config.thresholds import Threshold
 from harness.errors import UsageError
@@ -233,14 +234,6 @@ def load(path, known_apps):
 def parse(data, source, known_apps):
     """Validate already-loaded YAML data (a dict) into a ScenarioFile."""
     return _Parser(source, known_apps).file(data)
-
-
-def default_comparisons(apps, baseline):
-    """Today's stack against each candidate, then every pair of candidates (in file order)."""
-    others = [a for a in apps if a != baseline]
-    pairs = [(a, baseline) for a in others]
-    pairs += [(b, a) for i, a in enumerate(others) for b in others[i + 1:]]
-    return tuple(pairs)
 
 
 def select(sf, tags=(), names=(), apps=(), known_apps=()):

@@ -7,7 +7,8 @@ analysis of many runs reads a few values per cell. A digest holds exactly those:
 - the run's own fields (config, environment, apps, ceilings, levels, ...), as the model has them;
 - per cell a `CellDigest`: what the analysis reads of a `CellCore`, flat: its own fields under
   their names (scenario, app, connections, repeat, status, reason, settings, rps, error_rate,
-  thresholds, restarted, stuck, and `log` with its counts and examples, not its file), the
+  restarted, stuck, and `log` with its counts and examples, not its file), the expressions of
+  its thresholds and the results that failed (a passing result's value is never read), the
   load's p50, p90 and p99 latency, timeouts, requests, driver, open loop and rate, and the
   app's and PostgreSQL's CPU seconds; no settle times, faults, samples or timelines.
 
@@ -37,7 +38,7 @@ from typing import Any, NamedTuple, overload
 from harness.model import results
 from harness.model.results import CellCore, CellStatus, LogSummary, RunCore, ThresholdResult
 
-DIGEST_VERSION = 1
+DIGEST_VERSION = 2  # 2: cells by column; thresholds as expressions checked and results failed
 DIRECTORY = ".digests"
 _IGNORE = "# ffbench: digests of the results files beside this directory (a cache)\n*\n"
 
@@ -66,7 +67,8 @@ class CellDigest(NamedTuple):
     rate: float | None  # load.rate
     app_cpu_s: float | None  # cpu.app_s
     db_cpu_s: float | None  # cpu.db_s
-    thresholds: tuple[ThresholdResult, ...]
+    thresholds_checked: tuple[str, ...]  # the expressions of `thresholds`, in order
+    thresholds_failed: tuple[ThresholdResult, ...]  # the results that are not ok, in order
     log: LogSummary | None  # counts and examples; `file` is left out (None)
     restarted: str | None
     stuck: bool
@@ -90,7 +92,7 @@ def of_cell(c: CellCore) -> CellDigest:
         None if load is None else load.requests, None if load is None else load.driver,
         load is not None and load.open_loop, None if load is None else load.rate,
         None if cpu is None else cpu.app_s, None if cpu is None else cpu.db_s,
-        tuple(c.thresholds),
+        tuple(t.expr for t in c.thresholds), tuple(t for t in c.thresholds if not t.ok),
         None if c.log is None else LogSummary(None, c.log.counts, c.log.examples),
         c.restarted, c.stuck)
 
@@ -141,6 +143,14 @@ def facts(cells: Sequence[CellCore]) -> Sequence[CellCore | CellDigest]:
     return cells.facts if isinstance(cells, Cells) else cells
 
 
+def rows(cells: Sequence[CellCore | CellDigest]) -> Sequence[CellDigest]:
+    """Cells as digest rows: a run's read through its digest as they are, model cells made
+    into rows (of_cell)."""
+    if isinstance(cells, Cells):
+        return cells.facts
+    return [c if isinstance(c, CellDigest) else of_cell(c) for c in cells]
+
+
 # --- the file ------------------------------------------------------------------------------------
 
 _PARTS = (results.RunCore, results.CellCore, results.LoadResult, results.CpuTime,
@@ -164,23 +174,23 @@ def _source(st: os.stat_result) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
-# A row of the digest is a CellDigest, with these fields as indices into the tables of what
-# many cells share; thresholds are [index, value, ok] each.
-_STATUS, _SETTINGS, _THRESHOLDS, _LOG = (CellDigest._fields.index(f)
-                                         for f in ("status", "settings", "thresholds", "log"))
+# The digest's cells are columns, one per CellDigest field; these are indices into tables of
+# what many cells share, and a failed threshold result is [index of its check, value].
+_TABLED = ("status", "settings", "log", "thresholds_checked", "thresholds_failed")
 
 
 def dumps(run: RunCore, st: os.stat_result) -> bytes:
     """The digest of `run`, read from a results file whose stat is `st`: three lines of JSON,
     (1) what it is a digest of: its version, the model's FINGERPRINT, the file's size, mtime
     and inode; (2) the run's own fields, a RunCore without cells for the model's loader to
-    validate; (3) the cells, a CellDigest each, pointing into tables of what many cells share
-    (settings, log summaries, threshold expressions)."""
+    validate; (3) the cells, column by column (a CellDigest field each), pointing into tables
+    of what many cells share (settings, log summaries, the thresholds checked, the checks)."""
     import pydantic_core
 
     head = {f.name: getattr(run, f.name) for f in dataclasses.fields(RunCore)}
     head["cells"] = []
-    tables: dict[str, dict[str, tuple[int, Any]]] = {"settings": {}, "logs": {}, "thresholds": {}}
+    tables: dict[str, dict[str, tuple[int, Any]]] = {
+        "settings": {}, "logs": {}, "checked": {}, "checks": {}}
 
     def at(table: str, value: Any) -> int:
         """The index of `value` in the table; its JSON text is its identity, key order
@@ -188,22 +198,29 @@ def dumps(run: RunCore, st: os.stat_result) -> bytes:
         found = tables[table]
         return found.setdefault(json.dumps(value), (len(found), value))[0]
 
-    rows = []
-    for c in facts(run.cells):
-        row: list[Any] = list(c if isinstance(c, CellDigest) else of_cell(c))
-        row[_STATUS] = row[_STATUS].value
-        row[_SETTINGS] = at("settings", row[_SETTINGS])
-        row[_THRESHOLDS] = [[at("thresholds", [t.expr, t.metric, t.unit]), t.value, t.ok]
-                            for t in row[_THRESHOLDS]]
-        log = row[_LOG]
-        row[_LOG] = None if log is None else at("logs", [log.counts, log.examples])
-        rows.append(row)
+    rows = [c if isinstance(c, CellDigest) else of_cell(c) for c in facts(run.cells)]
+    columns: dict[str, list[Any]] = {name: [] for name in CellDigest._fields}
+    if rows:
+        columns = {name: list(column) for name, column in
+                   zip(CellDigest._fields, zip(*rows, strict=True), strict=True)}
+    columns["status"] = [s.value for s in columns["status"]]
+    columns["settings"] = [at("settings", v) for v in columns["settings"]]
+    columns["log"] = [None if v is None else at("logs", [v.counts, v.examples])
+                      for v in columns["log"]]
+    columns["thresholds_checked"] = [at("checked", list(v)) for v in columns["thresholds_checked"]]
+    columns["thresholds_failed"] = [
+        [[at("checks", [t.expr, t.metric, t.unit]), t.value] for t in v] if v else None
+        for v in columns["thresholds_failed"]]
     meta = {"digest_version": DIGEST_VERSION, "fingerprint": FINGERPRINT,
             "source": _source(st)}
-    body = {name: [value for _, value in found.values()] for name, found in tables.items()}
-    body["cells"] = rows
+    body: dict[str, Any] = {name: [value for _, value in found.values()]
+                            for name, found in tables.items()}
+    body["cells"] = columns
     return b"\n".join([json.dumps(meta).encode(), pydantic_core.to_json(head),
                        json.dumps(body, separators=(",", ":")).encode()]) + b"\n"
+
+
+_STATUS_OF = {s.value: s for s in CellStatus}
 
 
 def parse(data: bytes, st: os.stat_result) -> tuple[bytes, list[CellDigest]] | None:
@@ -211,7 +228,9 @@ def parse(data: bytes, st: os.stat_result) -> tuple[bytes, list[CellDigest]] | N
     and the cells, if `data` is a digest of the results file whose stat is `st`; None if it is
     not (stale, or another version). A malformed digest raises ValueError, KeyError, TypeError
     or IndexError. Parsed by pydantic-core's JSON parser (twice as fast as json's), not
-    validated: it was made from a validated run and is bound to that run's file."""
+    validated: it was made from a validated run and is bound to that run's file. Column by
+    column, the tables' values looked up by mapping in C: no step of Python per cell but for
+    a failed threshold."""
     from pydantic_core import from_json
 
     meta, head, body = data.split(b"\n", 2)
@@ -220,28 +239,24 @@ def parse(data: bytes, st: os.stat_result) -> tuple[bytes, list[CellDigest]] | N
             or found.get("source") != _source(st)):
         return None
     doc = from_json(body, cache_strings="all")  # one str object per distinct name
-    status = {s.value: s for s in CellStatus}
-    settings = doc["settings"]
-    logs = [LogSummary(None, counts, examples) for counts, examples in doc["logs"]]
-    checks = doc["thresholds"]
-    made: dict[tuple[int, float | None, bool], ThresholdResult] = {}  # equal ones shared
-    make = CellDigest._make
-    cells = []
-    for row in doc["cells"]:
-        row[_STATUS] = status[row[_STATUS]]
-        row[_SETTINGS] = settings[row[_SETTINGS]]
-        results = []
-        for at, value, ok in row[_THRESHOLDS]:
-            t = made.get((at, value, ok))
-            if t is None:
-                expr, metric, unit = checks[at]
-                t = made[(at, value, ok)] = ThresholdResult(expr, metric, value, unit, ok)
-            results.append(t)
-        row[_THRESHOLDS] = tuple(results)
-        log = row[_LOG]
-        row[_LOG] = None if log is None else logs[log]
-        cells.append(make(row))  # a row of the wrong length raises TypeError
-    return head, cells
+    columns = doc["cells"]
+    checks = doc["checks"]
+    logs: dict[int | None, LogSummary | None] = {
+        i: LogSummary(None, counts, examples) for i, (counts, examples) in enumerate(doc["logs"])}
+    logs[None] = None
+    tables: dict[str, dict[Any, Any]] = {
+        "status": _STATUS_OF, "settings": dict(enumerate(doc["settings"])),
+        "log": logs, "thresholds_checked": dict(enumerate(map(tuple, doc["checked"])))}
+    for name, table in tables.items():
+        columns[name] = map(table.__getitem__, columns[name])
+    columns["thresholds_failed"] = [
+        () if failed is None else
+        tuple(ThresholdResult(checks[i][0], checks[i][1], value, checks[i][2], False)
+              for i, value in failed)
+        for failed in columns["thresholds_failed"]]
+    # A column missing raises KeyError, one of the wrong length ValueError.
+    return head, list(map(CellDigest._make, zip(*(columns[name] for name in CellDigest._fields),
+                                                 strict=True)))
 
 
 def write(results_file: Path, run: RunCore, st: os.stat_result) -> None:

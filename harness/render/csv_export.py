@@ -23,6 +23,7 @@ from harness.analysis.findings import (
     ScenarioFindings,
     Summary,
 )
+from harness.analysis.rows import CellRows
 
 CELLS = "cells.csv"
 GROUPS = "groups.csv"
@@ -75,6 +76,8 @@ def shown_cells(findings: Findings) -> Iterable[CellRow]:
     if len(findings.runs) <= 1:
         return findings.cells
     newest = findings.detail_run or findings.runs[-1].run_id
+    if isinstance(findings.cells, CellRows):
+        return findings.cells.of_run(newest)  # without making every other run's rows
     return (c for c in findings.cells if c.run_id == newest)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from harness.analysis.findings import (
     PERCENTILES,
@@ -30,7 +31,12 @@ class Figure:
     charts: tuple[svg.Chart, ...]
 
     def svg(self, standalone: bool = True) -> str:
-        return svg.figure(self.charts, standalone=standalone)
+        return (svg.XML if standalone else "") + self._drawn
+
+    @cached_property
+    def _drawn(self) -> str:
+        """Drawn once: report.md writes the figure as a file, report.html inlines it."""
+        return svg.figure(self.charts, standalone=False)
 
 
 METRICS = {  # metric -> (axis label, what, scale from findings units)

@@ -22,8 +22,13 @@ VERSION = 1  # of this file's layout
 
 def plain(obj: Any) -> Any:
     """JSON-ready data from findings (or any dataclass tree)."""
+    kind = type(obj)
+    if kind in _AS_IS:  # most of a findings tree (exact types: a StrEnum member is a str too)
+        return obj
+    if kind is float:
+        return obj if math.isfinite(obj) else None
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {name: plain(getattr(obj, name)) for name in _names(kind)}
     if isinstance(obj, tuple) and hasattr(obj, "_asdict"):  # a named tuple: an object too
         return {k: plain(v) for k, v in obj._asdict().items()}
     if isinstance(obj, Enum):
@@ -37,12 +42,27 @@ def plain(obj: Any) -> Any:
     return obj
 
 
+_AS_IS = (str, int, bool, type(None))
+
+
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: Any) -> tuple[str, ...]:
+    """A dataclass's field names, looked up once per class (dataclasses.fields builds a tuple
+    of its Field objects at every call)."""
+    found = _NAMES.get(cls)
+    if found is None:
+        found = _NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return found
+
+
 def dumps(data: Any) -> str:
     return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
 
 
 def render(findings: Findings, cells: bool = False) -> dict[str, str]:
-    data = plain(dataclasses.replace(findings, cells=findings.cells if cells else ()))
+    data = plain(dataclasses.replace(findings, cells=tuple(findings.cells) if cells else ()))
     if not cells:
         del data["cells"]
     return {NAME: dumps({"findings_version": VERSION, **data})}

@@ -9,6 +9,7 @@ sections; harness.render.appendix the rest.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 from harness.analysis.findings import Findings, Layout, Method, Metric
@@ -30,7 +31,20 @@ AIM_CV = 0.05  # the noise this harness aims for
 
 
 def document(f: Findings) -> list[Block]:
-    """Every block of the report, in order."""
+    """Every block of the report, in order. Laid out once per findings: report.md, report.html
+    and summary.md each ask, and share its figures (each drawn once, figures.Figure)."""
+    global _last
+    if _last is not None and _last[0]() is f:
+        return list(_last[1])
+    blocks = _document(f)
+    _last = (weakref.ref(f), tuple(blocks))
+    return blocks
+
+
+_last: tuple[weakref.ref[Findings], tuple[Block, ...]] | None = None
+
+
+def _document(f: Findings) -> list[Block]:
     blocks = title(f) + verdict(f)
     for s in f.scenarios:
         blocks += scenario_section.section(f, s, figures.scenario(s))

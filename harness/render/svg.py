@@ -90,6 +90,14 @@ class _Scale:
             return (self.a + self.b) / 2
         return self.a + (v - self.lo) / (self.hi - self.lo) * (self.b - self.a)
 
+    def many(self, vs: Sequence[float]) -> list[float]:
+        """[self(v) for v in vs], the same arithmetic in one comprehension (a history chart
+        has a point per run)."""
+        if self.hi == self.lo:
+            return [(self.a + self.b) / 2] * len(vs)
+        a, lo, span, width = self.a, self.lo, self.hi - self.lo, self.b - self.a
+        return [a + (v - lo) / span * width for v in (map(math.log10, vs) if self.log else vs)]
+
 
 def _x_range(chart: Chart) -> tuple[float, float]:
     xs = [x for s in chart.series for x, _ in s.points]
@@ -218,12 +226,13 @@ def _panel(chart: Chart, left: float, top: float, width: float) -> list[str]:
         color = PALETTE[s.color % len(PALETTE)]
         kept = [i for i, (x, y) in enumerate(s.points)
                 if (not chart.x.log or x > 0) and (not chart.y.log or y > 0)]
-        xy = [(sx(s.points[i][0]), sy(s.points[i][1])) for i in kept]
+        xy = list(zip(sx.many([s.points[i][0] for i in kept]),
+                      sy.many([s.points[i][1] for i in kept]), strict=True))
         if not xy:
             continue
         dash = DASHES[s.dash % len(DASHES)]
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-        line = " ".join(f"{_f(x)},{_f(y)}" for x, y in xy)
+        line = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)  # _f's format, inline: many points
         out.append(f'<polyline points="{line}" fill="none" stroke="{color}" '
                    f'stroke-width="1.5"{dash_attr}><title>{escape(s.label)}</title></polyline>')
         if len(xy) <= MAX_MARKERS:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.analysis import analyze as analysis
-from harness.analysis import sequential, stats
+from harness.analysis import rows, sequential, stats
 from harness.analysis.analyze import analyze
 from harness.analysis.findings import Method, Metric, NotCompared, Verdict
 from harness.model import store
@@ -55,8 +55,8 @@ def test_the_v1_fixture_states_the_verdicts_it_always_did():
 
 def test_each_comparison_is_computed_once(monkeypatch):
     calls = []
-    real = stats.compare
-    monkeypatch.setattr(stats, "compare", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = stats.compare_logs
+    monkeypatch.setattr(stats, "compare_logs", lambda *a, **k: calls.append(a) or real(*a, **k))
     run = store.load(FIXTURE)
     f = analyze([run], run)
     assert len(calls) == len(f.comparisons) == 18
@@ -291,3 +291,14 @@ def test_many_runs_are_pooled_with_a_compact_history():
     assert [(line.app, line.connections) for line in lines] == [("a", 1), ("b", 1)]
     assert all(len(line.rps) == 60 and None not in line.rps for line in lines)
     assert len(f.cells) == 60 * 7
+
+
+def test_cpu_per_request_a_column_at_a_time_is_the_cell_by_cell_arithmetic():
+    rng = random.Random(7)
+    n = [rng.randint(1, 5000) for _ in range(200)]
+    app = [rng.uniform(0.0, 9.0) for _ in n]
+    db = [rng.choice([0.0, -0.0, rng.uniform(0.0, 2.0)]) for _ in n]
+    fast = rows.cpu_columns([True] * len(n), n, app, db)
+    # A failed cell at the end takes the cell-by-cell path for all of them.
+    slow = rows.cpu_columns([True] * len(n) + [False], n + [1], app + [1.0], db + [1.0])
+    assert [list(map(repr, c[:-1])) for c in slow] == [list(map(repr, c)) for c in fast]

@@ -27,6 +27,13 @@ def test_median_rank_matches_the_binomial_rule():
     assert dist.median_rank(3000, 0.05) < 1500  # exact integers: no underflow at large n
 
 
+def test_median_rank_in_floating_point_is_the_exact_rank():
+    for n in [*range(dist.FLOAT_RANK_N, 3000, 13), 7207, 20011]:
+        for alpha in (0.05, 0.01, 0.2):
+            assert dist._median_rank_float(n, alpha) in (None, dist._median_rank_exact(n, alpha))
+        assert dist.median_rank(n, 0.05) == dist._median_rank_exact(n, 0.05), n
+
+
 def test_statistics_do_not_import_scipy():
     import subprocess
     code = ("import sys, harness.analysis.analyze, harness.render.markdown; "
