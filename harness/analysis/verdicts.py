@@ -55,8 +55,7 @@ def compare(grouped: Grouped, scenario: str, connections: int, candidate: str, r
         # Both sides on the same basis: app + PostgreSQL only when every cell measured both.
         with_db = a_pool.db_everywhere and b_pool.db_everywhere
     if method is Method.SEQUENTIAL:
-        # Imported here: sequential loads scipy, which a report of fixed repeats does without.
-        from harness.analysis import sequential
+        from harness.analysis import sequential  # only adaptive levels need it
 
         # In collection order (runs oldest first, then rounds), as the sequential decision needs.
         a_cells, b_cells = grouped.ok(cand_key), grouped.ok(ref_key)
