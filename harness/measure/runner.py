@@ -180,7 +180,8 @@ class AppSet:
                                  command=[*service.command, *service.args], external=external,
                                  variant_of=service.variant_of,
                                  packages={} if external else {
-                                     p: service.package_version(p) for p in service.packages})
+                                     p: service.package_version(p) for p in service.packages},
+                                 installed=_installed(service) if not external else {})
         return apps[name]
 
     def _launch(self, name: str) -> None:
@@ -277,6 +278,12 @@ class AppSet:
                 del self.running[name]
                 self._launch(name)
                 self._verify(name, self.running[name], contract=False)
+
+
+def _installed(service: services.Service) -> dict[str, str]:
+    """Every distribution of the app's own environment, when it has one."""
+    env = service.env()
+    return env.versions() if env is not None and env.ready() else {}
 
 
 def _after_faults(apps: AppSet, cell: Cell) -> None:

@@ -216,6 +216,9 @@ class AppInfo:
     variant_of: str | None = None  # APP@VARIANT: the app it is a variant of
     # Its stack packages' versions as it ran them (its own environment, or the harness's)
     packages: dict[str, str | None] = field(default_factory=dict)
+    # Every distribution of its own environment (a variant's pinned versions, --own-envs); {}
+    # when it runs in the harness's, whose stack packages are `packages` and `environment`
+    installed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -28,6 +28,9 @@ def test_the_original_versions_collapse_where_the_mitigation_holds(tmp_path):
     assert original["variant_of"] == "fastapi_sync"
     assert original["packages"]["fastapi"] == "0.63.0"
     assert original["packages"]["sqlalchemy"] == "1.4.7"
+    # every distribution of its own environment, not only the stack's
+    assert original["installed"]["pydantic"] == "1.10.27" and "click" in original["installed"]
+    assert run["apps"]["fastapi_sync@close-early"]["installed"] == {}  # the harness's Python
     assert run["apps"]["fastapi_sync@close-early"]["packages"]["fastapi"] != "0.63.0"
     cells = {c["app"]: c for c in run["cells"]}
     # the variant's fixed setting reached the app, after the scenario's env
