@@ -8,13 +8,12 @@ sections.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from harness import errors
 from harness.model import store
+from harness.model.files import atomic_write
 
 HELP = "render the report (Markdown, HTML, CSV, JSON) from stored results"
 DEFAULT_DIR = "results"
@@ -116,13 +115,5 @@ def write_or_warn(paths: list, out: Path) -> None:
 
 
 def _atomic_write(path: Path, content: str | bytes) -> Path:
-    data = content.encode() if isinstance(content, str) else content
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, content.encode() if isinstance(content, str) else content)
     return path

@@ -30,12 +30,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, overload
 
 from harness.model import results
+from harness.model.files import atomic_write
 from harness.model.results import CellCore, CellStatus, LogSummary, RunCore, ThresholdResult
 
 DIGEST_VERSION = 2  # 2: cells by column; thresholds as expressions checked and results failed
@@ -268,13 +268,6 @@ def write(results_file: Path, run: RunCore, st: os.stat_result) -> None:
         if not target.parent.is_dir():
             target.parent.mkdir(exist_ok=True)  # another reader may be making it too
             (target.parent / ".gitignore").write_text(_IGNORE)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(target, data)
     except OSError:
         pass

@@ -16,7 +16,6 @@ import gc
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from harness.errors import UsageError
 from harness.model import digest, migrate
+from harness.model.files import atomic_write
 from harness.model.results import SCHEMA_VERSION, Run, RunCore
 
 _VERSION = re.compile(rb'"schema_version"\s*:\s*(-?\d+)')
@@ -58,17 +58,7 @@ def save(run: Run, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = dumps(run)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-            st = os.fstat(f.fileno())  # a rename keeps size, mtime and inode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    st = atomic_write(path, data, durable=True)
     digest.write(path, loads(data, str(path), full=False), st)
 
 

@@ -26,14 +26,14 @@ MECHANISM = {
 # Measured by the `mitigations` scenario (scenarios.yaml, `--tag mitigations`) as variants.
 MITIGATIONS = {
     Mechanism.THREADPOOL_DEADLOCK: (
-        "a pool as large as the threadpool (POOL_SIZE + MAX_OVERFLOW ≥ threads), so that every "
-        "thread can get a connection: `fastapi_sync@pool-as-threads`",
-        "bound the requests in flight below the lock-up point, e.g. uvicorn "
-        "`--limit-concurrency` (the excess gets 503 at once): `fastapi_sync@limit-concurrency`",
-        "close the session before FastAPI validates the response (build the response model in "
-        "the endpoint, then close): `fastapi_sync@close-early`",
-        "the async stack (AsyncSession + asyncpg; no threadpool hop holds a connection): "
-        "`fastapi_async`",
+        ("a pool as large as the threadpool (POOL_SIZE + MAX_OVERFLOW ≥ threads), so that every "
+         "thread can get a connection: `fastapi_sync@pool-as-threads`"),
+        ("bound the requests in flight below the lock-up point, e.g. uvicorn "
+         "`--limit-concurrency` (the excess gets 503 at once): `fastapi_sync@limit-concurrency`"),
+        ("close the session before FastAPI validates the response (build the response model in "
+         "the endpoint, then close): `fastapi_sync@close-early`"),
+        ("the async stack (AsyncSession + asyncpg; no threadpool hop holds a connection): "
+         "`fastapi_async`"),
     ),
     Mechanism.POOL_EXHAUSTED: (
         "a larger pool (within PostgreSQL's max_connections over all workers)",
