@@ -148,7 +148,7 @@ def test_a_directory_that_cannot_be_written_goes_without(history, monkeypatch):
     def refused(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(digest.tempfile, "mkstemp", refused)
+    monkeypatch.setattr(digest, "atomic_write", refused)
     assert store.load_cores([path])[0] == store.load(path, full=False)
     assert not digest.path_of(path).exists()
 
