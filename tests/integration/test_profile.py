@@ -17,8 +17,9 @@ from harness.model import stacks, store
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("flask_sync", "fastapi_sync", "fastapi_async")
-# Short cells: 3 s of load sampled per app is a few hundred busy samples on 2 cores; no warmup
-# (the round before each app's profiled cell warms it up).
+# Short cells: 5 s of load sampled per app is a few hundred busy samples on 2 cores (3 s once
+# left py-spy without a sample under the full suite's load); no warmup (the round before each
+# app's profiled cell warms it up).
 SCENARIOS = """\
 version: 1
 rows: 200
@@ -33,7 +34,7 @@ scenarios:
     description: GET /users, then each app sampled by py-spy
     request: {path: /users}
     connections: [4]
-    duration: 3s
+    duration: 5s
     warmup: 0
     repeats: 1
     profile: 4
