@@ -48,8 +48,9 @@ from harness.model.results import (
 )
 
 # After a cell, an app whose sessions are still busy this long is restarted: a healthy one drains
-# in under 0.6 s (default runs on 2 cores), and each second waited counts as overhead.
-SETTLE_S = 3.0
+# in under 0.4 s (the longest of two default runs on 2 cores: 0.36 s), and each second waited
+# counts as overhead.
+SETTLE_S = 1.5
 
 # (scenario, cells measured so far at one level) -> the comparisons still undecided, as
 # (candidate, reference) pairs; [] when every comparison at the level is decided.

@@ -184,3 +184,33 @@ def test_settle_gives_up_on_a_stuck_app_within_seconds(database_url):
         assert result == sampler.SettleResult(None, stuck=False)
     finally:
         _stop(app)
+
+
+def test_a_connection_opened_after_a_lookup_is_found_by_the_next_one(database_url):
+    """The connection table is read again only for sockets not seen before: a session opened
+    between two lookups is found, one closed is gone."""
+    port = urlsplit(database_url).port
+    first = _psql(database_url)
+    second = None
+    try:
+        first.stdin.write("SELECT 1;\n")
+        first.stdin.flush()
+        _wait_for_state(database_url, first, port, "idle")
+        before = sampler.db_client_ports([first.pid], port)
+        assert len(before) == 1
+        second = _psql(database_url)
+        both = before
+        for _ in range(100):  # until psql has connected
+            both = sampler.db_client_ports([first.pid, second.pid], port)
+            if len(both) == 2:
+                break
+            time.sleep(0.05)
+        assert len(both) == 2 and before < both
+        first.stdin.close()
+        first.wait(timeout=10)
+        assert sampler.db_client_ports([first.pid, second.pid], port) == both - before
+    finally:
+        for p in (first, second):
+            if p is not None and p.poll() is None:
+                p.stdin.close()
+                p.wait(timeout=10)

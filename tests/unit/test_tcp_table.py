@@ -1,0 +1,30 @@
+"""Reading /proc/net/tcp*: the connections to the database port, told from PostgreSQL's own
+side of the same connections and from every other socket."""
+
+from harness.measure import sampler
+
+TCP = """\
+  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000   104        0 1111 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:1538 0100007F:D431 01 00000000:00000000 00:00000000 00000000   104        0 2222 1 0000000000000000 20 4 0 10 -1
+   2: 0100007F:D431 0100007F:1538 01 00000000:00000000 00:00000000 00000000     0        0 3333 1 0000000000000000 20 4 30 10 -1
+   3: 0100007F:A237 0100007F:C108 06 00000000:00000000 03:000004D2 00000000     0        0 0 3 0000000000000000
+   4: 0100007F:9C40 0100007F:1538 01 00000000:00000000 00:00000000 00000000     0        0 4444 1 0000000000000000 20 4 30 10 -1
+"""
+TCP6 = """\
+  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0000000000000000FFFF00000100007F:E000 0000000000000000FFFF00000100007F:1538 01 00000000:00000000 00:00000000 00000000     0        0 5555 1 0000000000000000 20 4 30 10 -1
+"""
+
+
+def test_only_client_sides_of_connections_to_the_port_are_read():
+    # 0x1538 = 5432; 0xD431 = 54321, 0x9C40 = 40000, 0xE000 = 57344
+    assert sampler.connections_to(TCP, 5432) == {"3333": 54321, "4444": 40000}
+    assert sampler.connections_to(TCP6, 5432) == {"5555": 57344}
+
+
+def test_another_port_or_an_empty_table_reads_nothing():
+    assert sampler.connections_to(TCP, 5433) == {}
+    assert sampler.connections_to("", 5432) == {}
+    # a port whose hex is a prefix of another's is not matched by it
+    assert sampler.connections_to(TCP, 0x153) == {}
