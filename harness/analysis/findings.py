@@ -147,6 +147,7 @@ class Comparison:
     missing: str | None = None  # the app that lacked data when not compared
     warnings: tuple[Warn, ...] = ()
     with_db: bool = False  # CPU: PostgreSQL's CPU is included
+    zero_rounds: int = 0  # sequential: rounds of the look in which a side served nothing
 
 
 @dataclass(frozen=True, slots=True)

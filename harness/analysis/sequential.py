@@ -43,12 +43,22 @@ correlation between looks; in exchange it needs no assumption beyond per-look va
 are not monotone: a pair measured further after it was decided (because another pair was not)
 may read "undecided" at a later look; each verdict is valid on its own.
 
-Zeros: an app that served nothing gives 0, which has no logarithm. If every value of one side is
-0 and every value of the other side is positive, the difference is certain, not statistical: the
-zero side is worse (better if higher_is_better is False), ratio 0 (or inf when B is the zero
-side), no interval. Any other sample containing a zero (a mix, or zeros on both sides) is
-"undecided": an app that sometimes serves nothing is not described by a ratio. Negative or
-non-finite values are a caller's bug and raise ValueError.
+Zeros: an app that served nothing in a round (it deadlocked) gives 0, and a stack that collapses
+in some rounds only is not described by a log-normal spread: one round at 0 (entered as 1 req/s
+with the throughput offset) against rounds at 300 req/s makes the t interval useless, and a
+stack collapsing half the time is as likely to collapse in all of one side's first rounds as
+not, so no pattern of zeros is "certain". decide_paired therefore judges a look in which some
+round has a zero by a sign test instead: the order-statistic interval [d_(r), d_(n+1-r)] of the
+per-round log ratios d, which covers their median with probability >= 1 - alpha_k whatever
+their distribution (zeros, ties and all), the estimate being the median per-round ratio. The
+switch depends only on the unordered pair of each round (whether it holds a 0), and under the
+null that A and B are exchangeable within a round the signs of the d given their sizes are fair
+coins, so neither test's error grows by the choice; the union bound over looks is unchanged.
+The price: a sign interval exists only from 6 rounds (2 / 2^n <= alpha_k), and with the
+scenarios' looks (3 to 12 rounds) its first decision comes at 9 rounds all in one direction.
+tests/unit/test_sequential.py simulates A/A pairs collapsing in 20-50% of rounds. `decide` (unpaired) keeps the older rule:
+all zeros against all positive is decided at once, any other zero is undecided.
+Negative or non-finite values are a caller's bug and raise ValueError.
 
 Zero variance: when both sides' logs are constant the difference is exact (se = 0): the interval
 is the ratio itself and mde is 0. When only one side is constant, Welch's df reduces to the other
@@ -89,6 +99,7 @@ class Decision:
     look: int | None  # values used from each side: the last look reached
     alpha_spent: float | None  # alpha_k of that look
     mde: float | None  # smallest relative difference detectable with 80% power at that look
+    zero_rounds: int = 0  # rounds of the look in which a side served nothing: a sign test
 
 
 @cache  # pure, and called at every decide()
@@ -171,27 +182,69 @@ def decide_paired(pairs: Sequence[tuple[float, float]], *, min_effect: float = 0
     if not 0 < alpha < 1 or min_effect < 0 or offset < 0:
         raise ValueError(f"need 0 < alpha < 1, min_effect >= 0 and offset >= 0, got {alpha}, "
                          f"{min_effect}, {offset}")
-    xa = [x + offset for x in _checked([a for a, _ in pairs])]
-    xb = [x + offset for x in _checked([b for _, b in pairs])]
-    n = len(xa)
+    raw_a, raw_b = _checked([a for a, _ in pairs]), _checked([b for _, b in pairs])
+    n = len(raw_a)
     schedule = looks(min_n, max_n)
     if n < min_n:
-        return Decision(Verdict.UNDECIDED, _plain_ratio(xa, xb), None, None, n, n, None, None,
-                        None)
+        return Decision(Verdict.UNDECIDED, _plain_ratio([x + offset for x in raw_a],
+                                                        [x + offset for x in raw_b]),
+                        None, None, n, n, None, None, None)
     k = bisect.bisect_right(schedule, n) - 1
     look = schedule[k]
-    xa, xb = xa[:look], xb[:look]  # the look's statistic, not whatever arrived since
-    if min(xa) == 0 or min(xb) == 0:
-        return Decision(*_with_zeros(xa, xb, higher_is_better), None, None, n, n, look, None,
-                        None)
     alpha_k = spending(min_n, max_n, alpha)[k]
-    d, var = _mean_var([math.log(x) - math.log(y) for x, y in zip(xa, xb, strict=True)])
+    # the look's statistic, not whatever arrived since
+    raw_a, raw_b = raw_a[:look], raw_b[:look]
+    zeros = sum(1 for x, y in zip(raw_a, raw_b, strict=True) if x == 0 or y == 0)
+    diffs = [_log_ratio(x + offset, y + offset) for x, y in zip(raw_a, raw_b, strict=True)]
+    if zeros:
+        return _sign_test(diffs, zeros, alpha_k, min_effect, higher_is_better, n)
+    d, var = _mean_var(diffs)
     se = math.sqrt(var / look)
     t_crit = dist.t_ppf(1 - alpha_k / 2, look - 1)
     lo, hi = d - t_crit * se, d + t_crit * se
     return Decision(_verdict(d, lo, hi, min_effect, higher_is_better), math.exp(d),
                     math.exp(lo), math.exp(hi), n, n, look, alpha_k,
                     math.expm1((t_crit + _Z_POWER) * se))
+
+
+def _sign_test(diffs: list[float], zeros: int, alpha_k: float, min_effect: float,
+               higher_is_better: bool, n: int) -> Decision:
+    """A look with a zero: the median per-round ratio and its order-statistic interval."""
+    look = len(diffs)
+    s = sorted(diffs)
+    median = _median(s)
+    ratio = _exp(median)
+    if 2.0 ** (1 - look) > alpha_k:  # even all rounds one way would not be significant
+        return Decision(Verdict.UNDECIDED, ratio, None, None, n, n, look, alpha_k, None, zeros)
+    r = dist.median_rank(look, alpha_k)
+    lo, hi = s[r - 1], s[look - r]
+    return Decision(_verdict(median, lo, hi, min_effect, higher_is_better), ratio, _exp(lo),
+                    _exp(hi), n, n, look, alpha_k, None, zeros)
+
+
+def _median(s: list[float]) -> float:
+    mid = len(s) // 2
+    if len(s) % 2:
+        return s[mid]
+    lo, hi = s[mid - 1], s[mid]
+    if lo == hi:
+        return lo
+    if math.isinf(lo) and math.isinf(hi):
+        return 0.0  # -inf and +inf: no direction
+    return (lo + hi) / 2
+
+
+def _log_ratio(a: float, b: float) -> float:
+    """log(a / b), with a side at 0 as -inf or +inf (both at 0: no difference)."""
+    if a > 0 and b > 0:
+        return math.log(a) - math.log(b)
+    if a == b:
+        return 0.0
+    return -math.inf if a == 0 else math.inf
+
+
+def _exp(x: float) -> float:
+    return 0.0 if x == -math.inf else math.inf if x == math.inf else math.exp(x)
 
 
 def _verdict(d: float, lo: float, hi: float, min_effect: float,

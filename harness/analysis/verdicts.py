@@ -68,7 +68,7 @@ def compare(grouped: Grouped, scenario: str, connections: int, candidate: str, r
             offset=sequential.THROUGHPUT_OFFSET if higher else 0.0)
         return made(Verdict(d.verdict.value), ratio=d.ratio, ci_low=d.ci_low, ci_high=d.ci_high,
                     n_candidate=d.n_a, n_reference=d.n_b, mde=d.mde, look=d.look,
-                    alpha_spent=d.alpha_spent, with_db=with_db)
+                    alpha_spent=d.alpha_spent, with_db=with_db, zero_rounds=d.zero_rounds)
     # Each side's logarithms come from its pool: taken once per group and metric, however many
     # pairs the group is in.
     if higher:

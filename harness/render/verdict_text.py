@@ -67,9 +67,16 @@ def _x(ratio: float | None) -> str:
 
 def _interval(c: Comparison) -> str:
     ci = f"95% CI {_x(c.ci_low)}–{_x(c.ci_high)}"
+    if c.method is Method.SEQUENTIAL and c.zero_rounds:
+        return f"{_served_nothing(c)}; {ci}, anytime-valid sign test at {c.look} rounds"
     if c.method is Method.SEQUENTIAL:
         return f"{ci}, anytime-valid at {c.look} rounds"
     return ci
+
+
+def _served_nothing(c: Comparison) -> str:
+    return (f"median of the per-round ratios: {c.zero_rounds} of {c.look} rounds served "
+            "nothing")
 
 
 def _rounds(n: int) -> str:
@@ -113,6 +120,8 @@ def comparison_line(s: ScenarioFindings, c: Comparison) -> str:
     detail = [units.ratio(c.ratio)]
     if c.ci_low is not None:
         detail.append(_interval(c) + (f", p = {c.p_value:.2g}" if c.p_value is not None else ""))
+    elif c.zero_rounds:
+        detail.append(f"{_served_nothing(c)}, too few rounds yet for a sign test")
     elif c.method is Method.WELCH:
         detail.append("a single repeat cannot decide")
     if not c.verdict.decided and mde_text(c):

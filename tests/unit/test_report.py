@@ -261,3 +261,31 @@ def test_a_thousand_runs_keep_the_report_short():
     assert header.count("| r00") == page.MAX_RUNS_LISTED and "r0050" in header
     assert "10 earlier failed cells are not listed." in _section(md, "Failures")
     assert len(md) < 40_000
+
+
+def test_a_stack_collapsing_in_some_rounds_is_judged_by_the_median_round():
+    """fastapi_sync on inserts (run 20261129T120955Z): served ~300 req/s or nothing, against
+    Flask at ~730. The verdict comes from the sign test, and the line says so."""
+    served = [301, 290, 0, 322, 0, 0, 323, 0, 310]
+    flask = [735, 688, 790, 757, 676, 815, 715, 700, 720]
+
+    def run(rounds):
+        cells = [b.cell("insert", app, 200, i, rps=float(v))
+                 for i in range(rounds) for app, v in (("fastapi_sync", served[i]),
+                                                       ("flask_sync", flask[i]))]
+        cfg = b.scenario("insert", ("flask_sync", "fastapi_sync"), baseline="flask_sync",
+                         comparisons=[["fastapi_sync", "flask_sync"]], budget=190.0,
+                         min_repeats=3, max_repeats=12)
+        level = b.level("insert", 200, rounds, StopReason.BUDGET if rounds < 9 else
+                        StopReason.DECIDED, ["fastapi_sync vs flask_sync"] if rounds < 9 else [])
+        return b.run(cells, "20261201T100000Z", scenarios=[cfg], levels=[level])
+
+    verdict = _section(_md(run(9)), "Verdict")
+    assert ("`fastapi_sync` serves 0.41× flask_sync at 200 connections (median of the "
+            "per-round ratios: 4 of 9 rounds served nothing; 95% CI 0.00–0.45, anytime-valid "
+            "sign test at 9 rounds") in verdict
+    assert "): slower." in verdict
+    early = _section(_md(run(7)), "Verdict")
+    assert ("`fastapi_sync` against flask_sync at 200 connections: undecided after 7 rounds "
+            "(0.41×; median of the per-round ratios: 3 of 7 rounds served nothing, too few "
+            "rounds yet for a sign test") in early

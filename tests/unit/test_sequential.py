@@ -402,5 +402,71 @@ def test_paired_decision_reads_the_per_round_differences():
     assert paired.ratio == pytest.approx(unpaired.ratio)
     assert paired.ci_high - paired.ci_low < (unpaired.ci_high - unpaired.ci_low) / 5
     assert sequential.decide_paired(pairs[:2]).verdict is Verdict.UNDECIDED  # under min_n
-    zeros = sequential.decide_paired([(0.0, 700.0)] * 3)
-    assert zeros.verdict is Verdict.SLOWER and zeros.ratio == 0
+
+
+
+# --- paired, with rounds that served nothing ---------------------------------------------------
+
+def test_zeros_are_judged_by_a_sign_test_of_the_per_round_ratios():
+    # Nothing at 3 rounds, however clear: an app collapsing half the time does so in all of
+    # one side's first 3 rounds one time in 8. 9 rounds one way: decided at the look of 9.
+    assert sequential.decide_paired([(0.0, 700.0)] * 3, max_n=12).verdict is Verdict.UNDECIDED
+    zeros = sequential.decide_paired([(0.0, 700.0)] * 9, max_n=12)
+    assert zeros.verdict is Verdict.SLOWER and zeros.ratio == 0 and zeros.zero_rounds == 9
+    assert zeros.look == 9 and zeros.mde is None
+    # fastapi_sync on inserts at 200 connections (run 20261129T120955Z), its 7 rounds and 2 more:
+    # the median per-round ratio, entered with the throughput offset as the runner does.
+    mixed = [(301, 735), (290, 688), (0, 790), (322, 757), (0, 676), (0, 815), (323, 715),
+             (0, 700), (310, 720)]
+    d = sequential.decide_paired(mixed[:7], max_n=12, offset=sequential.THROUGHPUT_OFFSET)
+    assert d.verdict is Verdict.UNDECIDED and d.zero_rounds == 3  # look 7: 2/2^7 > alpha_7
+    d = sequential.decide_paired(mixed, max_n=12, offset=sequential.THROUGHPUT_OFFSET)
+    assert d.verdict is Verdict.SLOWER and d.zero_rounds == 4
+    # the median round (301 against 735, with the offset of 1), between the extremes
+    assert d.ratio == pytest.approx(302 / 736)
+    assert d.ci_low == pytest.approx(1 / 816) and d.ci_high == pytest.approx(324 / 716)
+    # mirrored
+    flipped = sequential.decide_paired([(b, a) for a, b in mixed], max_n=12,
+                                       offset=sequential.THROUGHPUT_OFFSET)
+    assert flipped.verdict is Verdict.FASTER
+    assert flipped.ratio == pytest.approx(1 / d.ratio)
+
+
+def test_a_zero_on_both_sides_of_a_round_is_a_tie():
+    # Both collapsed in the same 5 rounds, and served within 4% of each other in the others.
+    pairs = [(0.0, 0.0)] * 5 + [(300.0, 310.0)] * 4
+    d = sequential.decide_paired(pairs, max_n=12)
+    assert d.verdict is Verdict.EQUIVALENT and d.ratio == 1.0
+    assert d.ci_low == pytest.approx(300 / 310) and d.ci_high == 1.0
+
+
+def _collapsing(rng, cv, p, sims, n, ratio=1.0):
+    """Rounds that serve nothing with probability p, log-normal otherwise."""
+    values = _lognormal(rng, cv, sims, n, ratio) * 700
+    return np.where(rng.random((sims, n)) < p, 0.0, values)
+
+
+# Observed (2000 each): 1.0%, 0.0%, 0.1%, 0.4%, 1.6% false decisions. With few zeros the t test
+# decides most looks; the sign test's levels are exact bounds that few patterns reach.
+@pytest.mark.parametrize(("p", "cv", "max_n", "seed"), [
+    (0.2, 0.10, 12, 41), (0.5, 0.10, 12, 42), (0.5, 0.25, 12, 43), (0.2, 0.25, 30, 44),
+    (0.05, 0.10, 30, 45)])
+def test_paired_a_a_with_collapsing_rounds_keeps_false_decisions_under_alpha(p, cv, max_n, seed):
+    rng = np.random.default_rng(seed)
+    a, b = _collapsing(rng, cv, p, SIMS, max_n), _collapsing(rng, cv, p, SIMS, max_n)
+    rates, _ = _adaptive_paired(a, b, max_n=max_n, offset=sequential.THROUGHPUT_OFFSET)
+    false = rates[Verdict.FASTER] + rates[Verdict.SLOWER]
+    print(f"paired A/A collapsing in {p:.0%} of rounds, CV {cv:.0%}, {max_n} rounds: "
+          f"{false:.2%} false")
+    assert false <= 0.05
+
+
+def test_a_stack_that_collapses_in_some_rounds_is_found_slower_within_twelve_rounds():
+    # fastapi_sync at 0.45x Flask when it serves, collapsing in 40% of rounds; Flask at CV 8%.
+    rng = np.random.default_rng(46)
+    a = _collapsing(rng, 0.15, 0.4, SIMS, 12, ratio=0.45)
+    b = _collapsing(rng, 0.08, 0.0, SIMS, 12)
+    rates, rounds = _adaptive_paired(a, b, max_n=12, offset=sequential.THROUGHPUT_OFFSET)
+    print(f"collapsing 40%, 0.45x when serving: slower {rates[Verdict.SLOWER]:.1%} "
+          f"in {rounds:.1f} rounds")
+    assert rates[Verdict.SLOWER] >= 0.95 and rates[Verdict.FASTER] == 0
