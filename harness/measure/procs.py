@@ -84,15 +84,33 @@ def stop_all():
 
 
 def group_alive(pgid):
-    """True while any process of the group exists (a zombie leader counts until reaped)."""
+    """True while a process of the group is more than a zombie.
+
+    A worker whose master was killed is re-parented to PID 1 and stays a zombie until PID 1
+    reaps it: at once under an init, never under a container's bare PID 1 (here: every kill of
+    a stuck app waited out its full 2 s). A zombie holds no socket, memory or CPU: it is gone."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    # A zombie leader still counts as a member until reaped.
-    return True
+    try:
+        entries = list(os.scandir("/proc"))
+    except OSError:
+        return True  # no /proc to tell zombies apart: the group still has members
+    for entry in entries:
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                text = f.read()
+        except OSError:
+            continue  # exited meanwhile
+        state, _ppid, pgrp = text[text.rfind(b")") + 2:].split(maxsplit=3)[:3]
+        if int(pgrp) == pgid and state != b"Z":
+            return True
+    return False
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
