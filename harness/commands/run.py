@@ -320,7 +320,7 @@ def run(scenario_file: str, apps=(), tags=(), names=(), out: str | Path = DEFAUL
         prepared: Prepared | None = None, *, overrides: Mapping[str, Any] | None = None,
         app_dirs: Iterable[str | Path] = (), own_envs: bool = False,
         max_time: float = MAX_TIME_S) -> Outcome:
-    from harness.analysis import stopping
+    from harness.analysis import sequential, stopping
     from harness.analysis import sweep as sweep_rules
     from harness.commands import report
     from harness.commands.progress import Progress
@@ -339,7 +339,8 @@ def run(scenario_file: str, apps=(), tags=(), names=(), out: str | Path = DEFAUL
             p.sf, command, out, p.database_url, p.targets, observer=progress,
             with_ceilings=ceilings, saved=saved, stop_rule=stopping.undecided,
             cpu_layout=cpu_layout, found=p.found,
-            environment=_environment(p), sweep_rules=sweep_rules.Rules())
+            environment=_environment(p), sweep_rules=sweep_rules.Rules(),
+            looks=sequential.looks)
     except errors.Interrupted:
         if saved.get("path"):
             print(f"partial results kept: {saved['path']}", file=sys.stderr)

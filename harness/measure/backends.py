@@ -155,10 +155,11 @@ class Real:
             yield _SamplerProbe(s)
 
     def settle(self, running, url, timeout, pool_limit):
-        # Two idle snapshots 50 ms apart: wrk has closed its connections, so what is left is
-        # at most a queue draining; a longer wait was most of the harness's own overhead.
+        # Two idle snapshots 20 ms apart: wrk has closed its connections, so what is left is
+        # the requests in flight, each of which takes its next query within a millisecond; a
+        # longer wait was most of the harness's own overhead.
         result: Any = sampler.settle(url, running.process.pid, postgres.port_of(url), timeout,
-                                     pool_limit=pool_limit, interval=0.05, quiet=2)
+                                     pool_limit=pool_limit, interval=0.02, quiet=2)
         return SettleOutcome(result.seconds, result.stuck)
 
     def ceilings(self, scenario, url, rows, work):

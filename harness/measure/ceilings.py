@@ -19,7 +19,7 @@ QUERIES = {
         "INSERT INTO users (name, email) VALUES ('pgbench', "
         "'pg-' || gen_random_uuid() || '@example.com') RETURNING id, name, email, created_at;"),
 }
-MAX_SECONDS = 5.0  # a ceiling needs a level, not a distribution: short runs keep overhead low
+MAX_SECONDS = 3.0  # a ceiling needs a level, not a distribution: short runs keep overhead low
 
 
 def supported(scenario):

@@ -48,9 +48,9 @@ from harness.model.results import (
 )
 
 # After a cell, an app whose sessions are still busy this long is restarted: a healthy one drains
-# in under 0.4 s (the longest of two default runs on 2 cores: 0.36 s), and each second waited
+# in under 0.4 s (the longest of three default runs on 2 cores: 0.36 s), and each second waited
 # counts as overhead.
-SETTLE_S = 1.5
+SETTLE_S = 1.0
 
 # (scenario, cells measured so far at one level) -> the comparisons still undecided, as
 # (candidate, reference) pairs; [] when every comparison at the level is decided.
@@ -136,6 +136,9 @@ class Context:
     cpus: CpuLayout
     saved: dict = field(default_factory=dict)
     sweep_rules: SweepRules | None = None
+    # (min_repeats, max_repeats) -> the rounds at which the stop rule's verdicts can change
+    # (harness.analysis.sequential.looks); None: after any round.
+    looks: Callable[[int, int], Sequence[int]] | None = None
 
     def save(self) -> None:
         with self.clock.timing("save"):
@@ -269,7 +272,7 @@ class AppSet:
             cell.restarted = (
                 "its pooled connections sat idle in transaction at the pool limit with no CPU "
                 "used: stuck, restarted before the next cell" if outcome.stuck else
-                f"its database sessions were still busy {timeout:.0f} s after the load stopped: "
+                f"its database sessions were still busy {timeout:g} s after the load stopped: "
                 "restarted before the next cell")
             self.ctx.observer.note(f"{name}: {cell.restarted}")
             with self.ctx.clock.timing("restart"):
@@ -301,7 +304,8 @@ def execute(sf: ScenarioFile, command: list[str], out_dir: str | Path,
             backends: Backends | None = None, cpu_layout: bool | None = None,
             found: dict[str, services.Service] | None = None,
             environment: dict | None = None,
-            sweep_rules: SweepRules | None = None) -> tuple[Run, Path]:
+            sweep_rules: SweepRules | None = None,
+            looks: Callable[[int, int], Sequence[int]] | None = None) -> tuple[Run, Path]:
     """Run the plan; returns (run, path). Interrupted propagates after the run is saved.
 
     The results file exists once something was measured (`saved["path"]` then names it): a run
@@ -336,7 +340,7 @@ def execute(sf: ScenarioFile, command: list[str], out_dir: str | Path,
                 url = stack.enter_context(backends.database(database_url, str(work), layout.db))
                 backends.prepare(url, sf.rows)
             ctx = Context(sf, run, path, work, url, backends, observer, clock, stop_rule,
-                          layout, saved, sweep_rules)
+                          layout, saved, sweep_rules, looks)
             for scenario in sf.scenarios:
                 _ceilings(ctx, scenario, with_ceilings)
                 if scenario.sweep:  # its searches, then its level (sweep builds on this module)
@@ -401,9 +405,19 @@ class Level:
     def next_round_s(self) -> float:
         return plan.cell_seconds(self.scenario) * len(self.active)
 
+    def next_step_s(self) -> float:
+        """Load time until the verdicts can next change: the rounds up to the next look. A round
+        short of it would be spent without changing any decision."""
+        rounds = 1
+        if self.ctx.looks is not None and self.scenario.adaptive:
+            ahead = [n for n in self.ctx.looks(self.scenario.min_repeats,
+                                               self.scenario.max_repeats) if n > self.round_no]
+            rounds = max(1, ahead[0] - self.round_no) if ahead else 1
+        return self.next_round_s() * rounds
+
     def run(self, apps: AppSet, allowance: float) -> None:
-        """Rounds until decided, out of rounds, or until the next round would take the level's
-        load time past `allowance` (min_repeats rounds always run)."""
+        """Rounds until decided, out of rounds, or until the rounds up to the next look would take
+        the level's load time past `allowance` (min_repeats rounds always run)."""
         scenario, ctx = self.scenario, self.ctx
         cell_s = plan.cell_seconds(scenario)
         try:
@@ -450,7 +464,7 @@ class Level:
         if self.round_no >= scenario.max_repeats:
             stop.reason = StopReason.MAX_REPEATS
             return True
-        if not early and self.load_s + self.next_round_s() > allowance:
+        if not early and self.load_s + self.next_step_s() > allowance:
             stop.reason = StopReason.BUDGET
             return True
         return False
@@ -481,7 +495,7 @@ def run_levels(ctx: Context, scenario: Scenario, apps: AppSet) -> None:
         return
     spare = (scenario.budget or 0.0) * len(levels) - sum(lv.load_s for lv in levels)
     for level in levels:
-        if level.open and spare >= level.next_round_s():
+        if level.open and spare >= level.next_step_s():
             ctx.observer.note(f"{scenario.name} c={level.connections}: more rounds with "
                               f"{spare:.0f} s the decided levels left unspent")
             before = level.load_s

@@ -235,21 +235,21 @@ def test_dry_run_prints_the_plan_and_estimate_and_starts_nothing(tmp_path):
         "  cells: warmup 1 s + 5 s measured, up to 2 wrk thread(s), timeout 5 s",
         ("  adaptive: 3–30 rounds per level, stopping once every comparison is decided (min "
         "effect 5%) or 2.5 min of load are spent"),
-        "  first the ceilings (pgbench, raw ASGI) at each level: 22 s of load",
+        "  first the ceilings (pgbench, raw ASGI) at each level: 14 s of load",
         "  c=1     3–30 rounds, 9–25 cells, 54 s–2.5 min of load",
         "  c=48    3–30 rounds, 9–25 cells, 54 s–2.5 min of load"]
     assert insert.splitlines()[3:] == [
         "  fixed: 2 round(s) per level",
         "  app settings: flask_sync: THREADS=4",
-        "  first the ceilings (pgbench, raw ASGI) at each level: 11 s of load",
+        "  first the ceilings (pgbench, raw ASGI) at each level: 7 s of load",
         "  c=200   2 round(s), 6 cells, 36 s of load"]
     assert apps.splitlines()[0] == "apps:"
     assert apps.splitlines()[1].startswith("  flask_sync     gunicorn, the harness's Python (")
     assert apps.splitlines()[1].endswith("verified against the users contract")
-    # cells 144–336 s and ceilings 33 s of load; allowance 5 + 2 × 5 + 1 s per cell
-    assert estimate == ("estimate: 3.0 min–6.2 min of load (24–56 cells and the ceilings); with "
+    # cells 144–336 s and ceilings 21 s of load; allowance 5 + 2 × 5 + 1 s per cell
+    assert estimate == ("estimate: 2.8 min–6.0 min of load (24–56 cells and the ceilings); with "
                         "the harness's own time (start-up, resets, checks; allowance) "
-                        "3.6 min–7.3 min\n")
+                        "3.4 min–7.1 min\n")
     assert not (tmp_path / "out").exists()  # nothing written, not even the results folder
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from harness.analysis import stopping
+from harness.analysis import sequential, stopping
 from harness.config import scenarios
 from harness.errors import Interrupted
 from harness.measure import runner, services
@@ -321,3 +321,22 @@ def test_an_interruption_during_a_profiled_cell_stops_the_profiler_and_keeps_the
     assert run.status is RunStatus.INTERRUPTED and len(run.cells) == 3 and run.profiles == []
     assert [app for app, _, _ in fake.profiled] == ["flask_sync"]
     assert set(fake.stopped) == set(APPS)
+
+
+def test_a_level_stops_when_its_budget_cannot_reach_the_next_look(tmp_path):
+    # flask and async are equal: undecided at every look. With looks at 3, 4, 5, 7, 9, 12
+    # (3..12 rounds) and 12 s a round of two apps after fastapi_sync is decided, a level whose
+    # budget ends between two looks stops at the last look it could reach: a round beyond it
+    # would be load spent without a chance to change a verdict.
+    fake = Fake({"flask_sync": 800, "fastapi_sync": 200, "fastapi_async": 800}, cv=0.10)
+    sf = scenario_file(budget="100s", min_repeats=3, max_repeats=12)
+    plain, _ = execute(tmp_path / "plain", sf, fake)
+    fake = Fake({"flask_sync": 800, "fastapi_sync": 200, "fastapi_async": 800}, cv=0.10)
+    aware, _ = execute(tmp_path / "aware", sf, fake, looks=sequential.looks)
+    assert sequential.looks(3, 12) == (3, 4, 5, 7, 9, 12)
+    # 4 rounds of 3 apps (72 s), then 12 s rounds: without looks 6 rounds (96 s), with them
+    # round 6 is not started, since look 7 needs 2 more rounds (72 + 12 + 24 > 100).
+    assert (plain.levels[0].rounds, plain.levels[0].load_s) == (6, 96)
+    assert (aware.levels[0].rounds, aware.levels[0].load_s) == (5, 84)
+    assert aware.levels[0].reason is StopReason.BUDGET
+    assert aware.levels[0].undecided == ["fastapi_async vs flask_sync"]
