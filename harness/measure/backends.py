@@ -7,6 +7,7 @@ tests. `Real` is the one a user runs: PostgreSQL, the app servers under apps/, w
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 from harness.config.scenarios import Fault, Request, Scenario
 from harness.measure import (
     ceilings,
+    cputime,
     dataset,
     locust_driver,
     postgres,
@@ -29,6 +31,11 @@ from harness.model.results import Ceilings, CpuTime, FaultEvent, LoadResult, Sam
 # The load generators' process names (the sampler counts their CPU): wrk, and Locust's master
 # and workers (started as the `locust` script).
 LOAD_NAMES = ("wrk", "locust")
+# A restarted app is quiet once its process tree uses under 10% of a core over 100 ms (an idle
+# server: ~0; a worker still importing: a whole core); waited for at most 3 s.
+QUIET_CPU = 0.10
+QUIET_WINDOW_S = 0.1
+QUIET_MAX_S = 3.0
 
 
 @dataclass
@@ -71,7 +78,8 @@ class Backends(Protocol):
     def reset(self, url: str, rows: int) -> None: ...
     def launch(self, service: services.Service, url: str, log_path: str,
                overrides: tuple[dict[str, str], ...], cpus: list[int]) -> services.Running: ...
-    def wait_healthy(self, running: services.Running, timeout: float) -> None: ...
+    def wait_healthy(self, running: services.Running, timeout: float,
+                     quiet: bool = False) -> None: ...
     def verify(self, base_url: str) -> list[str]: ...
     def check_request(self, base_url: str, request: Request) -> str | None: ...
     def stop(self, *running: services.Running, kill: bool = False) -> None: ...
@@ -108,8 +116,23 @@ class Real:
         return services.launch(service, url, postgres.free_port(), log_path, overrides,
                                cpus=cpus or None)
 
-    def wait_healthy(self, running, timeout):
+    def wait_healthy(self, running, timeout, quiet=False):
+        """`quiet`: then until its processes stop starting up as well (below QUIET_CPU of a core
+        over QUIET_WINDOW_S, for at most QUIET_MAX_S): a server answers as soon as one worker
+        is ready, and the others may still be importing."""
         services.wait_healthy(running, timeout)
+        if quiet and running.process is not None:
+            meter = cputime.CpuMeter(running.process.pid, load_names=())
+            meter.begin()
+            deadline = time.monotonic() + QUIET_MAX_S
+            before = meter.totals()[0]
+            while time.monotonic() < deadline:
+                time.sleep(QUIET_WINDOW_S)
+                meter.scan()
+                now = meter.totals()[0]
+                if now - before < QUIET_CPU * QUIET_WINDOW_S:
+                    return
+                before = now
 
     def verify(self, base_url):
         return verify.contract(base_url)

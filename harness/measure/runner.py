@@ -155,6 +155,9 @@ class AppSet:
         self.log_dir = ctx.work / "logs"
         self.running: dict[str, services.Running] = {}
         self.problems: dict[str, str] = {}
+        # Restarted apps not yet waited for: their start-up runs during the next cell's reset,
+        # check and warmup, and is waited for before any measured window (`started`).
+        self.starting: set[str] = set()
 
     def __enter__(self) -> Self:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -171,8 +174,17 @@ class AppSet:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.starting.clear()
         with self.ctx.clock.timing("stop"):
             self.ctx.backends.stop(*self.running.values())
+
+    def started(self, *names: str) -> None:
+        """Wait for the restarted apps among `names` (all of them when none is named) to answer:
+        before a measured window, so that no start-up shares the CPUs with a measurement."""
+        for name in sorted(self.starting if not names else self.starting & set(names)):
+            self.starting.discard(name)
+            with self.ctx.clock.timing("restart"):
+                self._verify(name, self.running[name], contract=False)
 
     def _info(self, name: str) -> AppInfo:
         service = self.found[name]
@@ -207,7 +219,8 @@ class AppSet:
         restart of an app verified when it first started, same code and settings)."""
         info = self._info(name)
         try:
-            self.ctx.backends.wait_healthy(running, 10 if running.process is None else 60)
+            self.ctx.backends.wait_healthy(running, 10 if running.process is None else 60,
+                                           quiet=not contract)
         except RuntimeError as exc:
             self.problems[name] = f"did not start: {exc}"
             info.verification = Verification(ok=False, failures=[self.problems[name]])
@@ -229,6 +242,7 @@ class AppSet:
         started = [n for n, r in self.running.items() if r.process is not None]
         if not started:
             return
+        self.starting.clear()
         with self.ctx.clock.timing("restart"):
             self.ctx.backends.stop(*(self.running.pop(n) for n in started))
             for name in started:
@@ -277,11 +291,12 @@ class AppSet:
             self.ctx.observer.note(f"{name}: {cell.restarted}")
             with self.ctx.clock.timing("restart"):
                 # Killed, not shut down: a stuck app's graceful shutdown waits for requests
-                # that will never finish.
+                # that will never finish. Its successor is waited for before the next measured
+                # window (`started`): meanwhile the next cell resets, checks and warms up.
                 self.ctx.backends.stop(running, kill=True)
                 del self.running[name]
                 self._launch(name)
-                self._verify(name, self.running[name], contract=False)
+                self.starting.add(name)
 
 
 def _installed(service: services.Service) -> dict[str, str]:
@@ -518,6 +533,7 @@ def measure(ctx: Context, planned: plan.Cell, apps: AppSet) -> Cell:
         if scenario.warmup > 0:
             with ctx.clock.timing("load"):
                 _load(ctx, scenario, running, planned.connections, scenario.warmup)
+        apps.started()
         offset = running.log_offset()
         with ctx.backends.probe(running, ctx.url, pool_limit) as probe, \
                 ctx.clock.timing("load"):
@@ -542,6 +558,7 @@ def _ready(ctx: Context, planned: plan.Cell, apps: AppSet,
     """The app is running, the dataset reset and the scenario's request answered: the app, or
     None with `cell.reason` saying why the cell cannot be measured."""
     name = planned.app
+    apps.started(name)
     running = apps.running.get(name)
     if name in apps.problems or running is None:
         cell.reason = f"not measured: {apps.problems.get(name, 'the app is not running')}"
@@ -610,6 +627,7 @@ def profiled(ctx: Context, planned: plan.Cell, apps: AppSet) -> tuple[Profile, C
         if scenario.warmup > 0:
             with ctx.clock.timing("load"):
                 warm = _load(ctx, scenario, running, conns, scenario.warmup)
+        apps.started()
         with ctx.backends.profile(running, scenario.duration, str(ctx.work / name_in_run),
                                   ctx.cpus.load) as sampling:
             if sampling.error is None:

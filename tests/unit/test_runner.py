@@ -64,6 +64,7 @@ class Fake:
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     unprofiled: dict[str, str] = field(default_factory=dict)  # app -> why py-spy cannot attach
     profiled: list[tuple[str, float, str]] = field(default_factory=list)  # (app, seconds, out)
+    events: list[tuple] = field(default_factory=list)  # launches, waits and loads in order
 
     @contextmanager
     def database(self, url, log_dir, cpus):
@@ -77,12 +78,14 @@ class Fake:
 
     def launch(self, svc, url, log_path, overrides, cpus):
         self.launches.append(svc.name)
+        self.events.append(("launch", svc.name))
         port = 9000 + APPS.index(svc.name)
         settings = {"WEB_CONCURRENCY": "2", "POOL_SIZE": "5", "MAX_OVERFLOW": "10"}
         return services.Running(svc, f"http://127.0.0.1:{port}", settings,
                                 FakeProcess(port), None)
 
-    def wait_healthy(self, running, timeout):
+    def wait_healthy(self, running, timeout, quiet=False):
+        self.events.append(("wait", running.service.name, quiet))
         if running.service.name in self.broken:
             raise RuntimeError(f"{running.service.name} not healthy after {timeout:.0f} s")
 
@@ -100,6 +103,7 @@ class Fake:
              scenario=None):
         app = APPS[int(url.split(":")[2].split("/")[0]) - 9000]
         self.loads.append(app)
+        self.events.append(("load", app, seconds))
         if self.interrupt_after is not None and len(self.loads) > self.interrupt_after:
             raise Interrupted("SIGINT")
         true = self.rps[app] if isinstance(self.rps, dict) else self.rps(app, connections)
@@ -257,6 +261,30 @@ def test_a_stuck_app_is_restarted_before_the_next_cell(tmp_path):
     assert fake.launches.count("fastapi_sync") == 1 + len(stuck)
     assert fake.killed == ["fastapi_sync"] * len(stuck)  # stuck: killed, not shut down
     assert run.overhead.breakdown.get("restart", 0) >= 0
+
+
+def test_a_restarted_app_starts_during_the_next_warmup_and_is_waited_for_before_its_load(
+        tmp_path):
+    # Round 1: flask, fastapi_sync (stuck, relaunched), fastapi_async. fastapi_sync's start-up
+    # overlaps fastapi_async's reset, check and 1 s warmup, and is waited for (until healthy and
+    # quiet) before fastapi_async's measured 5 s: never during a measurement.
+    fake = Fake({"flask_sync": 800, "fastapi_sync": 400, "fastapi_async": 600},
+                stuck={"fastapi_sync"})
+    execute(tmp_path, scenario_file(repeats=1), fake)
+    relaunch = [i for i, e in enumerate(fake.events) if e == ("launch", "fastapi_sync")][1]
+    assert fake.events[relaunch:relaunch + 4] == [
+        ("launch", "fastapi_sync"), ("load", "fastapi_async", 1.0),
+        ("wait", "fastapi_sync", True), ("load", "fastapi_async", 5.0)]
+
+
+def test_a_restarted_app_is_waited_for_before_its_own_next_cell(tmp_path):
+    # fastapi_sync alone: each of its cells follows its own restart.
+    fake = Fake({"fastapi_sync": 400}, stuck={"fastapi_sync"})
+    execute(tmp_path, scenario_file(repeats=2, apps=["fastapi_sync"]), fake)
+    relaunch = [i for i, e in enumerate(fake.events) if e == ("launch", "fastapi_sync")][1]
+    assert fake.events[relaunch:relaunch + 3] == [
+        ("launch", "fastapi_sync"), ("wait", "fastapi_sync", True),
+        ("load", "fastapi_sync", 1.0)]
 
 
 def test_an_app_seen_stuck_under_load_is_killed_without_waiting_to_settle(tmp_path):
