@@ -105,6 +105,14 @@ def comparison_line(s: ScenarioFindings, c: Comparison) -> str:
         if cpu:
             return (f"`{c.candidate}` uses {c.ratio:.2f}× {c.reference}'s CPU per request "
                     f"{where} ({_interval(c)}): {CPU_WORDS[c.verdict]}.")
+        if c.zero_rounds and c.ratio is not None and not 0.01 <= c.ratio <= 100:
+            # The median round is one in which a side served nothing: no ratio to speak of.
+            nothing = c.reference if c.ratio > 1 else c.candidate
+            interval = (f"95% CI of the median per-round ratio {_x(c.ci_low)}–{_x(c.ci_high)}, "
+                        f"anytime-valid sign test at {c.look} rounds")
+            return (f"`{c.candidate}` against {c.reference} {where}: {c.verdict.value} (a side "
+                    f"served nothing in {c.zero_rounds} of {c.look} rounds, `{nothing}` in the "
+                    f"median one; {'; '.join([interval, *notes])}).")
         if c.ci_low is None:  # all zeros against all positive: certain, not statistical
             return f"`{c.candidate}` serves {units.ratio(c.ratio)} {c.reference} {where}: " \
                    f"{c.verdict.value}."

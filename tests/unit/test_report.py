@@ -289,3 +289,23 @@ def test_a_stack_collapsing_in_some_rounds_is_judged_by_the_median_round():
     assert ("`fastapi_sync` against flask_sync at 200 connections: undecided after 7 rounds "
             "(0.41×; median of the per-round ratios: 3 of 7 rounds served nothing, too few "
             "rounds yet for a sign test") in early
+
+
+def test_a_verdict_whose_median_round_served_nothing_gives_no_ratio():
+    # fastapi_sync deadlocked in 5 of 9 rounds (run 20261129T142106Z): the median per-round
+    # ratio (~1:700 with the offset of 1 req/s) is no figure to read; the line says why.
+    served = [0, 291, 0, 269, 0, 252, 279, 0, 0]
+    flask = [721, 819, 697, 631, 730, 692, 735, 715, 752]
+    cells = [b.cell("insert", app, 200, i, rps=float(v))
+             for i in range(9) for app, v in (("fastapi_sync", served[i]),
+                                              ("flask_sync", flask[i]))]
+    cfg = b.scenario("insert", ("flask_sync", "fastapi_sync"), baseline="flask_sync",
+                     comparisons=[["fastapi_sync", "flask_sync"]], budget=190.0,
+                     min_repeats=3, max_repeats=12)
+    level = b.level("insert", 200, 9, StopReason.DECIDED, [])
+    verdict = _section(_md(b.run(cells, "20261201T100000Z", scenarios=[cfg], levels=[level])),
+                       "Verdict")
+    assert ("- `fastapi_sync` against flask_sync at 200 connections: slower (a side served "
+            "nothing in 5 of 9 rounds, `fastapi_sync` in the median one; 95% CI of the median "
+            "per-round ratio 0.00–0.43, anytime-valid sign test at 9 rounds") in verdict
+    assert "0.00×" not in verdict
