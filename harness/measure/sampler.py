@@ -6,6 +6,7 @@ and whether the app looks stuck. After the cell, `settle` waits for the app's qu
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
@@ -287,18 +288,34 @@ def db_client_ports(pids: Iterable[int], db_port: int) -> set[int]:
     if unknown:
         if len(known) > _KNOWN_MAX:
             known.clear()
-        found: dict[str, int] = {}
+        found: dict[str, int | None] = {}
         for table in ("tcp", "tcp6"):
-            try:
-                with open(f"/proc/{pids[0]}/net/{table}") as f:
-                    found.update(connections_to(f.read(), db_port))
-            except OSError:
-                continue
-        # A socket not in the table as a connection to the database is not one, and will not
-        # become one: libpq connects its socket right after creating it (a window of
-        # microseconds, against a read every half second).
-        known.update((inode, found.get(inode)) for inode in unknown)
+            text = _read(f"/proc/{pids[0]}/net/{table}")
+            found.update(dict.fromkeys(_TCP_INODE.findall(text)))  # TCP, connected elsewhere
+            found.update(connections_to(text, db_port))
+        if unknown - found.keys():  # e.g. an event loop's socketpair: not TCP at all
+            found.update(dict.fromkeys(_UNIX_INODE.findall(_read(f"/proc/{pids[0]}/net/unix"))))
+            for table in ("udp", "udp6"):
+                text = _read(f"/proc/{pids[0]}/net/{table}")
+                found.update(dict.fromkeys(_TCP_INODE.findall(text)))
+        # A socket in no table is not connected yet (libpq creates its socket, then connects
+        # it): asked about again next time rather than taken for one that is not the database's.
+        known.update((inode, found[inode]) for inode in unknown if inode in found)
     return {port for inode in inodes if (port := known.get(inode)) is not None}
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+# The inode field of /proc/net/tcp* and udp* (after sl, local, remote, st, tx:rx, tr:when,
+# retrnsmt, uid, timeout) and of /proc/net/unix (after Num, RefCount, Protocol, Flags, Type, St).
+_TCP_INODE = re.compile(r"^ *\d+: \S+ \S+ \S+ \S+ \S+ \S+ +\d+ +\d+ +(\d+)", re.MULTILINE)
+_UNIX_INODE = re.compile(r"^\S+: \S+ \S+ \S+ \S+ \S+ +(\d+)", re.MULTILINE)
 
 
 # Socket inode -> local port of its connection to the database (None: not one), per database

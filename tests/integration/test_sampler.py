@@ -193,10 +193,12 @@ def test_a_connection_opened_after_a_lookup_is_found_by_the_next_one(database_ur
     first = _psql(database_url)
     second = None
     try:
-        first.stdin.write("SELECT 1;\n")
-        first.stdin.flush()
-        _wait_for_state(database_url, first, port, "idle")
-        before = sampler.db_client_ports([first.pid], port)
+        before = set()
+        for _ in range(100):  # until psql has connected; asked again and again meanwhile
+            before = sampler.db_client_ports([first.pid], port)
+            if before:
+                break
+            time.sleep(0.01)
         assert len(before) == 1
         second = _psql(database_url)
         both = before

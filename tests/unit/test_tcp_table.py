@@ -28,3 +28,13 @@ def test_another_port_or_an_empty_table_reads_nothing():
     assert sampler.connections_to("", 5432) == {}
     # a port whose hex is a prefix of another's is not matched by it
     assert sampler.connections_to(TCP, 0x153) == {}
+
+
+def test_every_socket_of_a_table_is_listed_by_its_inode():
+    # what tells "connected elsewhere" (cached as not the database's) from "not connected yet"
+    assert sampler._TCP_INODE.findall(TCP) == ["1111", "2222", "3333", "0", "4444"]
+    assert sampler._TCP_INODE.findall(TCP6) == ["5555"]
+    unix = ("Num       RefCount Protocol Flags    Type St Inode Path\n"
+            "00000000e3962d7d: 00000003 00000000 00000000 0001 03  1590\n"
+            "000000008175c92b: 00000002 00000000 00010000 0001 01 20734 /run/x.sock\n")
+    assert sampler._UNIX_INODE.findall(unix) == ["1590", "20734"]
