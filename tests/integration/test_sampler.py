@@ -150,7 +150,9 @@ def test_a_stuck_app_is_recognised_while_the_load_runs(database_url):
         assert s.stuck_since is not None and s.stuck_since < 0.5
         samples = s.summary(cpus=2)
         assert samples.series["pg_idle_in_transaction"].peak == POOL
-        assert samples.series["app_cpu_pct"].peak < 5
+        # On average, as the watch judges it: one 10 ms clock tick charged in a 0.1 s sample
+        # already reads 7-10% (it did under the full CI suite's load).
+        assert samples.series["app_cpu_pct"].mean < 100 * sampler.STUCK_MAX_CPU
     finally:
         _stop(app)
 
