@@ -290,14 +290,11 @@ def db_client_ports(pids: Iterable[int], db_port: int) -> set[int]:
             known.clear()
         found: dict[str, int | None] = {}
         for table in ("tcp", "tcp6"):
-            text = _read(f"/proc/{pids[0]}/net/{table}")
-            found.update(dict.fromkeys(_TCP_INODE.findall(text)))  # TCP, connected elsewhere
-            found.update(connections_to(text, db_port))
+            found.update(sockets(_read(f"/proc/{pids[0]}/net/{table}"), db_port))
         if unknown - found.keys():  # e.g. an event loop's socketpair: not TCP at all
             found.update(dict.fromkeys(_UNIX_INODE.findall(_read(f"/proc/{pids[0]}/net/unix"))))
             for table in ("udp", "udp6"):
-                text = _read(f"/proc/{pids[0]}/net/{table}")
-                found.update(dict.fromkeys(_TCP_INODE.findall(text)))
+                found.update(sockets(_read(f"/proc/{pids[0]}/net/{table}"), db_port))
         # A socket in no table is not connected yet (libpq creates its socket, then connects
         # it): asked about again next time rather than taken for one that is not the database's.
         known.update((inode, found[inode]) for inode in unknown if inode in found)
@@ -312,35 +309,28 @@ def _read(path: str) -> str:
         return ""
 
 
-# The inode field of /proc/net/tcp* and udp* (after sl, local, remote, st, tx:rx, tr:when,
-# retrnsmt, uid, timeout) and of /proc/net/unix (after Num, RefCount, Protocol, Flags, Type, St).
-_TCP_INODE = re.compile(r"^ *\d+: \S+ \S+ \S+ \S+ \S+ \S+ +\d+ +\d+ +(\d+)", re.MULTILINE)
+# A line of /proc/net/tcp*, udp*: sl, local and remote address:port (hex), st, tx:rx, tr:when,
+# retrnsmt, uid, timeout, inode; and the inode field of /proc/net/unix (after Num, RefCount,
+# Protocol, Flags, Type, St).
+_INET_LINE = re.compile(r"^ *\d+: [0-9A-F]+:([0-9A-F]{4}) [0-9A-F]+:([0-9A-F]{4}) \S+ \S+ \S+ "
+                        r"\S+ +\d+ +\d+ +(\d+)", re.MULTILINE)
 _UNIX_INODE = re.compile(r"^\S+: \S+ \S+ \S+ \S+ \S+ +(\d+)", re.MULTILINE)
+
+
+def sockets(table: str, db_port: int) -> dict[str, int | None]:
+    """{inode: local port of a connection to `db_port`, or None} for every socket of a
+    /proc/net/tcp*/udp* table, in one regex pass (the table can hold thousands of wrk's
+    sockets in TIME_WAIT). PostgreSQL's own side of a connection has the port as its local one:
+    None."""
+    port = f"{db_port:04X}"
+    return {inode: int(local, 16) if remote == port else None
+            for local, remote, inode in _INET_LINE.findall(table)}
 
 
 # Socket inode -> local port of its connection to the database (None: not one), per database
 # port. Socket inodes are numbered from a counter and not reused while the harness runs.
 _KNOWN: dict[int, dict[str, int | None]] = {}
 _KNOWN_MAX = 200_000
-
-
-def connections_to(table: str, db_port: int) -> dict[str, int]:
-    """{socket inode: local port} of the connections to `db_port` in a /proc/net/tcp or tcp6
-    table: only the lines holding the port are split (the table can hold thousands of wrk's
-    sockets in TIME_WAIT)."""
-    needle = f":{db_port:04X} "
-    found = {}
-    i = table.find(needle)
-    while i >= 0:
-        start = table.rfind("\n", 0, i) + 1
-        end = table.find("\n", i)
-        end = len(table) if end < 0 else end
-        fields = table[start:end].split()
-        # the remote address is the 3rd field; the 2nd is the local one (PostgreSQL's own side)
-        if len(fields) > 9 and fields[2].endswith(needle[:-1]):
-            found[fields[9]] = int(fields[1].rsplit(":", 1)[1], 16)
-        i = table.find(needle, end)
-    return found
 
 
 def process_tree(pid: int) -> list[int]:

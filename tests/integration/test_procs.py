@@ -14,13 +14,23 @@ LEADER = ("import os, time\n"
           "time.sleep(60)\n")
 
 
-def _state(pid):
+def _stat(pid):
+    """(state, process group) from /proc/<pid>/stat; (None, None) once it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             text = f.read()
     except OSError:
-        return None
-    return text[text.rfind(b")") + 2:].split()[0].decode()
+        return None, None
+    fields = text[text.rfind(b")") + 2:].split()
+    return fields[0].decode(), int(fields[2])
+
+
+def _state(pid):
+    return _stat(pid)[0]
+
+
+def _pgrp(pid):
+    return _stat(pid)[1]
 
 
 def test_a_group_left_with_zombies_only_is_stopped(tmp_path):
@@ -44,14 +54,6 @@ def test_a_group_left_with_zombies_only_is_stopped(tmp_path):
         if proc.poll() is None:
             procs.stop(proc, timeout=5, sig=9)
 
-
-def _pgrp(pid):
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            text = f.read()
-    except OSError:
-        return None
-    return int(text[text.rfind(b")") + 2:].split()[2])
 
 
 def test_a_zombie_is_not_a_live_member_of_its_group(tmp_path):

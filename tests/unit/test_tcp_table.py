@@ -17,23 +17,21 @@ TCP6 = """\
 """
 
 
-def test_only_client_sides_of_connections_to_the_port_are_read():
+def test_only_client_sides_of_connections_to_the_port_are_ports():
     # 0x1538 = 5432; 0xD431 = 54321, 0x9C40 = 40000, 0xE000 = 57344
-    assert sampler.connections_to(TCP, 5432) == {"3333": 54321, "4444": 40000}
-    assert sampler.connections_to(TCP6, 5432) == {"5555": 57344}
+    assert sampler.sockets(TCP, 5432) == {"1111": None, "2222": None, "3333": 54321, "0": None,
+                                          "4444": 40000}
+    assert sampler.sockets(TCP6, 5432) == {"5555": 57344}
 
 
-def test_another_port_or_an_empty_table_reads_nothing():
-    assert sampler.connections_to(TCP, 5433) == {}
-    assert sampler.connections_to("", 5432) == {}
+def test_another_port_or_an_empty_table_reads_no_connection():
+    assert set(sampler.sockets(TCP, 5433).values()) == {None}
+    assert sampler.sockets("", 5432) == {}
     # a port whose hex is a prefix of another's is not matched by it
-    assert sampler.connections_to(TCP, 0x153) == {}
+    assert set(sampler.sockets(TCP, 0x153).values()) == {None}
 
 
-def test_every_socket_of_a_table_is_listed_by_its_inode():
-    # what tells "connected elsewhere" (cached as not the database's) from "not connected yet"
-    assert sampler._TCP_INODE.findall(TCP) == ["1111", "2222", "3333", "0", "4444"]
-    assert sampler._TCP_INODE.findall(TCP6) == ["5555"]
+def test_unix_sockets_are_listed_by_their_inode():
     unix = ("Num       RefCount Protocol Flags    Type St Inode Path\n"
             "00000000e3962d7d: 00000003 00000000 00000000 0001 03  1590\n"
             "000000008175c92b: 00000002 00000000 00010000 0001 01 20734 /run/x.sock\n")
