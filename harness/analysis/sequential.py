@@ -56,8 +56,9 @@ null that A and B are exchangeable within a round the signs of the d given their
 coins, so neither test's error grows by the choice; the union bound over looks is unchanged.
 The price: a sign interval exists only from 6 rounds (2 / 2^n <= alpha_k), and with the
 scenarios' looks (3 to 12 rounds) its first decision comes at 9 rounds all in one direction.
-tests/unit/test_sequential.py simulates A/A pairs collapsing in 20-50% of rounds. `decide` (unpaired) keeps the older rule:
-all zeros against all positive is decided at once, any other zero is undecided.
+tests/unit/test_sequential.py simulates A/A pairs collapsing in 5-50% of rounds. `decide`
+(unpaired, which the harness no longer calls) keeps the older rule: all zeros against all
+positive is decided at once, any other zero is undecided.
 Negative or non-finite values are a caller's bug and raise ValueError.
 
 Zero variance: when both sides' logs are constant the difference is exact (se = 0): the interval

@@ -423,11 +423,10 @@ class Level:
     def next_step_s(self) -> float:
         """Load time until the verdicts can next change: the rounds up to the next look. A round
         short of it would be spent without changing any decision."""
-        rounds = 1
-        if self.ctx.looks is not None and self.scenario.adaptive:
-            ahead = [n for n in self.ctx.looks(self.scenario.min_repeats,
-                                               self.scenario.max_repeats) if n > self.round_no]
-            rounds = max(1, ahead[0] - self.round_no) if ahead else 1
+        s, rounds = self.scenario, 1
+        if self.ctx.looks is not None and s.adaptive:
+            ahead = [n for n in self.ctx.looks(s.min_repeats, s.max_repeats) if n > self.round_no]
+            rounds = ahead[0] - self.round_no if ahead else 1
         return self.next_round_s() * rounds
 
     def run(self, apps: AppSet, allowance: float) -> None:
