@@ -72,6 +72,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
+from statistics import NormalDist
 
 from harness.analysis import dist
 
@@ -80,6 +81,10 @@ POWER = 0.80  # for the minimum detectable effect
 # Throughput is compared as log(1 + req/s): a round that served nothing counts as 1 req/s.
 THROUGHPUT_OFFSET = 1.0
 _Z_POWER = dist.norm_ppf(POWER)
+# out_of_reach: a comparison whose chance of a verdict within max_n rounds is under FUTILITY,
+# judged from FUTILITY_FROM rounds, is given no more rounds.
+FUTILITY = 0.05
+FUTILITY_FROM = 5
 
 
 class Verdict(StrEnum):
@@ -206,6 +211,42 @@ def decide_paired(pairs: Sequence[tuple[float, float]], *, min_effect: float = 0
     return Decision(_verdict(d, lo, hi, min_effect, higher_is_better), math.exp(d),
                     math.exp(lo), math.exp(hi), n, n, look, alpha_k,
                     math.expm1((t_crit + _Z_POWER) * se))
+
+
+def out_of_reach(pairs: Sequence[tuple[float, float]], *, min_effect: float = 0.05,
+                 alpha: float = 0.05, min_n: int = 3, max_n: int = 30,
+                 offset: float = 0.0) -> bool:
+    """Whether rounds up to max_n would most likely still leave an undecided paired comparison
+    undecided: its chance of a verdict at max_n, were the per-round ratios to go on as
+    measured so far (their mean and spread taken as the truth), is under FUTILITY.
+
+    Only when to stop depends on it, never a verdict: decide_paired's intervals hold under any
+    stopping rule, so stopping a comparison for futility costs no validity, only the chance
+    it gave up (tests/unit/test_sequential.py simulates both). Judged from FUTILITY_FROM rounds
+    (a spread from fewer is too rough to give up on), and never on a look with a round that
+    served nothing: the sign test's later looks can move a long way."""
+    n = len(pairs)
+    if n < max(min_n, FUTILITY_FROM) or n >= max_n:
+        return False
+    raw_a, raw_b = _checked([a for a, _ in pairs]), _checked([b for _, b in pairs])
+    if min(raw_a) == 0 or min(raw_b) == 0:
+        return False
+    d, var = _mean_var([math.log(x + offset) - math.log(y + offset)
+                        for x, y in zip(raw_a, raw_b, strict=True)])
+    sd = math.sqrt(var)
+    final_half = dist.t_ppf(1 - spending(min_n, max_n, alpha)[-1] / 2, max_n - 1) \
+        * sd / math.sqrt(max_n)
+    moves = sd * math.sqrt(max_n - n) / max_n  # the spread of the estimate at max_n, given now
+    band = math.log1p(min_effect)
+    if moves == 0:
+        return _verdict(d, d - final_half, d + final_half, min_effect, True) \
+            is Verdict.UNDECIDED
+    norm = NormalDist(d, moves)
+    side = max(final_half, band)
+    chance = norm.cdf(-side) + (1 - norm.cdf(side))
+    if band > final_half:
+        chance += norm.cdf(band - final_half) - norm.cdf(final_half - band)
+    return chance < FUTILITY
 
 
 def _sign_test(diffs: list[float], zeros: int, alpha_k: float, min_effect: float,

@@ -4,7 +4,9 @@ The runner asks after every round. The answer comes from the same anytime-valid 
 report states (harness.analysis.sequential, paired by round), so stopping on it keeps the
 verdicts valid.
 A comparison with an app that was never measured at the level (it failed to start, or every
-cell failed) cannot be decided by more rounds: it is not waited for.
+cell failed) cannot be decided by more rounds: it is not waited for, and neither is one that
+the rounds left up to max_repeats would most likely not decide (its apps' rounds go to the levels
+that can still use them).
 """
 
 from __future__ import annotations
@@ -15,6 +17,18 @@ from harness.analysis import groups, sequential, verdicts
 from harness.analysis.findings import CellRow, Metric
 from harness.config.scenarios import Scenario
 from harness.model.results import CellCore
+
+
+def pending(scenario: Scenario, cells: Sequence[CellCore]
+            ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The stop rule of an adaptive level: the comparisons still undecided, and those of them
+    that more rounds, up to max_repeats, would most likely not decide either
+    (sequential.out_of_reach). The level stops when only those are left."""
+    left = undecided(scenario, cells)
+    return left, [(a, b) for a, b in left if sequential.out_of_reach(
+        throughput_by_round(cells, a, b), min_effect=scenario.min_effect,
+        min_n=scenario.min_repeats, max_n=scenario.max_repeats,
+        offset=sequential.THROUGHPUT_OFFSET)]
 
 
 def throughput_by_round(cells: Sequence[CellCore], a: str, b: str) -> list[tuple[float, float]]:

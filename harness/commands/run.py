@@ -337,7 +337,7 @@ def run(scenario_file: str, apps=(), tags=(), names=(), out: str | Path = DEFAUL
     try:
         result, path = runner.execute(
             p.sf, command, out, p.database_url, p.targets, observer=progress,
-            with_ceilings=ceilings, saved=saved, stop_rule=stopping.undecided,
+            with_ceilings=ceilings, saved=saved, stop_rule=stopping.pending,
             cpu_layout=cpu_layout, found=p.found,
             environment=_environment(p), sweep_rules=sweep_rules.Rules(),
             looks=sequential.looks)

@@ -53,8 +53,10 @@ from harness.model.results import (
 SETTLE_S = 1.0
 
 # (scenario, cells measured so far at one level) -> the comparisons still undecided, as
-# (candidate, reference) pairs; [] when every comparison at the level is decided.
-StopRule = Callable[[Scenario, list[Cell]], list[tuple[str, str]]]
+# (candidate, reference) pairs ([] when every comparison at the level is decided), and those of
+# them that more rounds would most likely not decide (not waited for).
+Pairs = list[tuple[str, str]]
+StopRule = Callable[[Scenario, list[Cell]], tuple[Pairs, Pairs]]
 
 
 class SweepRules(Protocol):
@@ -139,6 +141,10 @@ class Context:
     # (min_repeats, max_repeats) -> the rounds at which the stop rule's verdicts can change
     # (harness.analysis.sequential.looks); None: after any round.
     looks: Callable[[int, int], Sequence[int]] | None = None
+    # (app, its settings) that passed the contract in this run: a later scenario starting the
+    # same code with the same settings does not verify it again (its request check still runs
+    # before every cell).
+    verified: set[tuple[str, tuple[tuple[str, str], ...]]] = field(default_factory=set)
 
     def save(self) -> None:
         with self.clock.timing("save"):
@@ -232,10 +238,15 @@ class AppSet:
             # every cell, is its check.
             info.verification = Verification(ok=True, contract=False)
             return
+        key = (name, tuple(sorted((k, str(v)) for k, v in running.settings.items())))
+        if key in self.ctx.verified:
+            return
         failures = self.ctx.backends.verify(running.base_url)
         if failures:
             self.problems[name] = "failed contract verification: " + "; ".join(failures[:3])
             info.verification = Verification(ok=False, failures=failures)
+        elif running.process is not None:
+            self.ctx.verified.add(key)
 
     def restart_all(self) -> None:
         """Stop and start again every app the harness started (after a database restart)."""
@@ -464,16 +475,20 @@ class Level:
         if not scenario.adaptive:
             stop.reason = StopReason.FIXED
             return self.round_no >= scenario.repeats
-        undecided = list(scenario.comparisons)
+        undecided, hopeless = list(scenario.comparisons), list[tuple[str, str]]()
         early = self.round_no < scenario.min_repeats
         if not early and self.ctx.stop_rule is not None:
-            undecided = self.ctx.stop_rule(scenario, self.measured)
+            undecided, hopeless = self.ctx.stop_rule(scenario, self.measured)
         stop.undecided = [f"{a} vs {b}" for a, b in undecided]
+        waiting = [p for p in undecided if p not in hopeless]
         if not early and not undecided:
             stop.reason = StopReason.DECIDED
             return True
-        if undecided:  # spend the next rounds on the apps the open comparisons need
-            needed = {a for pair in undecided for a in pair}
+        if not early and not waiting:
+            stop.reason = StopReason.OUT_OF_REACH
+            return True
+        if waiting:  # spend the next rounds on the apps the open comparisons need
+            needed = {a for pair in waiting for a in pair}
             self.active = [a for a in scenario.apps if a in needed]
         if self.round_no >= scenario.max_repeats:
             stop.reason = StopReason.MAX_REPEATS

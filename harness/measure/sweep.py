@@ -47,8 +47,8 @@ def run(ctx: runner.Context, scenario: Scenario, found: dict[str, services.Servi
     fresh = dataclasses.replace(scenario, apps=plan_.apps, comparisons=plan_.comparisons)
     cpu_pairs = set(plan_.cpu_pairs)
 
-    def stop_rule(s: Scenario, cells: list[Cell]) -> list[tuple[str, str]]:
-        return rules.undecided(s, cells, cpu_pairs)
+    def stop_rule(s: Scenario, cells: list[Cell]) -> tuple[runner.Pairs, runner.Pairs]:
+        return rules.undecided(s, cells, cpu_pairs), []
 
     ctx.observer.note(f"{scenario.name}: fresh rounds of {', '.join(plan_.apps)}")
     judged = dataclasses.replace(ctx, stop_rule=stop_rule)

@@ -36,6 +36,8 @@ class StopReason(StrEnum):
     DECIDED = "decided"  # every comparison at the level reached a verdict
     BUDGET = "budget"  # the level's time budget was spent
     MAX_REPEATS = "max_repeats"  # the most rounds allowed were taken
+    # what was left undecided would most likely stay so up to max_repeats rounds
+    OUT_OF_REACH = "out_of_reach"
     FIXED = "fixed"  # a fixed number of repeats (no comparison to decide, or a v1 file)
     INTERRUPTED = "interrupted"
 

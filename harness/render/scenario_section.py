@@ -15,6 +15,7 @@ from harness.render.units import conns
 STOP_TEXT = {StopReason.DECIDED: "every comparison decided",
              StopReason.BUDGET: "time budget spent",
              StopReason.MAX_REPEATS: "most rounds taken",
+             StopReason.OUT_OF_REACH: "the rest out of reach within the most rounds",
              StopReason.FIXED: "fixed repeats",
              StopReason.INTERRUPTED: "interrupted"}
 

@@ -181,7 +181,7 @@ def scenario_file(**item):
 
 def execute(tmp_path, sf, fake, **kw):
     return runner.execute(sf, ["run", "scenarios.yaml"], tmp_path, backends=fake,
-                          stop_rule=stopping.undecided, found={a: service(a) for a in APPS},
+                          stop_rule=stopping.pending, found={a: service(a) for a in APPS},
                           environment={"cpus": 2}, cpu_layout=False, **kw)
 
 
@@ -368,3 +368,16 @@ def test_a_level_stops_when_its_budget_cannot_reach_the_next_look(tmp_path):
     assert (aware.levels[0].rounds, aware.levels[0].load_s) == (5, 84)
     assert aware.levels[0].reason is StopReason.BUDGET
     assert aware.levels[0].undecided == ["fastapi_async vs flask_sync"]
+
+
+def test_a_level_stops_when_only_comparisons_out_of_reach_are_left(tmp_path):
+    # flask and async are equal at 10% noise: "equivalent within 5%" is out of reach of 16
+    # rounds, and the level gives up once that is clear (from 5 rounds), long before its
+    # budget or max_repeats; the comparisons with the far slower fastapi_sync are decided.
+    fake = Fake({"flask_sync": 800, "fastapi_sync": 200, "fastapi_async": 800}, cv=0.10)
+    run, _ = execute(tmp_path, scenario_file(budget="10m", min_repeats=3, max_repeats=16),
+                     fake, looks=sequential.looks)
+    (level,) = run.levels
+    assert level.reason is StopReason.OUT_OF_REACH
+    assert level.undecided == ["fastapi_async vs flask_sync"]
+    assert 5 <= level.rounds < 16 and level.load_s < 300

@@ -340,15 +340,19 @@ def test_a_stack_that_collapses_in_most_rounds_is_still_compared_with_an_offset(
 
 # --- paired by round ---------------------------------------------------------------------------
 
-def _adaptive_paired(a, b, **kw):
-    """As _adaptive, with decide_paired on the rounds' (a, b) pairs."""
+def _adaptive_paired(a, b, futility=False, **kw):
+    """As _adaptive, with decide_paired on the rounds' (a, b) pairs; with `futility`, an
+    undecided comparison also stops at a look where out_of_reach says so, as a level does."""
     schedule = looks(kw.get("min_n", 3), kw.get("max_n", 30))
+    reach = {k: v for k, v in kw.items() if k != "higher_is_better"}
     verdicts, rounds = Counter(), 0
     for row_a, row_b in zip(a.tolist(), b.tolist()):
         pairs = list(zip(row_a, row_b))
         for n in schedule:
             d = sequential.decide_paired(pairs[:n], **kw)
             if d.verdict is not Verdict.UNDECIDED:
+                break
+            if futility and sequential.out_of_reach(pairs[:n], **reach):
                 break
         verdicts[d.verdict] += 1
         rounds += n
@@ -470,3 +474,54 @@ def test_a_stack_that_collapses_in_some_rounds_is_found_slower_within_twelve_rou
     print(f"collapsing 40%, 0.45x when serving: slower {rates[Verdict.SLOWER]:.1%} "
           f"in {rounds:.1f} rounds")
     assert rates[Verdict.SLOWER] >= 0.95 and rates[Verdict.FASTER] == 0
+
+
+# --- futility: a level stops waiting for a comparison that more rounds would not decide --------
+
+def test_out_of_reach_judges_the_chance_of_a_verdict_by_max_n():
+    same = [(300 * (1 + 0.1 * (-1) ** i), 300) for i in range(5)]  # ratio ~1.00, spread ~10%
+    assert sequential.out_of_reach(same, max_n=16)  # neither different nor within 5% by 16
+    assert not sequential.out_of_reach(same[:4], max_n=16)  # too few rounds to give up on
+    assert not sequential.out_of_reach(same, max_n=5)  # no rounds left to save
+    # equivalence within 20% is reachable from the same data
+    assert not sequential.out_of_reach(same, max_n=16, min_effect=0.20)
+    apart = [(x * 0.88, y) for x, y in same]  # 12% apart at the same spread: worth the rounds
+    assert not sequential.out_of_reach(apart, max_n=16)
+    # a round that served nothing leaves it to the sign test's later looks
+    assert not sequential.out_of_reach(same + [(0.0, 300.0)], max_n=16, offset=1.0)
+    exact = [(300.0, 300.0)] * 6  # no spread: decided (equivalent), so nothing is out of reach
+    assert not sequential.out_of_reach(exact, max_n=16)
+
+
+def _drifting(rng, ratio=1.0, n=16):
+    """Per app a 10% CV per cell, half of its variance shared by the round's apps: the
+    within-round correlation of 0.3-0.9 measured on the 2-core VM (benchmarks/results)."""
+    a = _lognormal(rng, 0.07, SIMS, n, ratio=ratio)
+    b = _lognormal(rng, 0.07, SIMS, n)
+    return _with_round_drift(rng, a, b, 0.07)
+
+
+@pytest.mark.parametrize("seed", [61, 62])
+def test_stopping_for_futility_keeps_a_a_false_decisions_under_alpha_and_saves_rounds(seed):
+    rng = np.random.default_rng(seed)
+    a, b = _drifting(rng)
+    plain, plain_rounds = _adaptive_paired(a, b, max_n=16)
+    rates, rounds = _adaptive_paired(a, b, max_n=16, futility=True)
+    false = rates[Verdict.FASTER] + rates[Verdict.SLOWER]
+    print(f"paired A/A, CV 10%, 16 rounds: {false:.2%} false in {rounds:.1f} rounds with "
+          f"futility, {plain[Verdict.FASTER] + plain[Verdict.SLOWER]:.2%} in "
+          f"{plain_rounds:.1f} without")
+    assert false <= 0.05
+    assert rounds < 0.6 * plain_rounds
+
+
+def test_a_ten_percent_difference_is_found_within_the_default_rounds_despite_futility():
+    # scenarios.yaml: min_repeats 3, max_repeats 16 (what 140 s of 4-second cells holds).
+    rng = np.random.default_rng(63)
+    a, b = _drifting(rng, ratio=1.10)
+    plain, _ = _adaptive_paired(a, b, max_n=16)
+    rates, rounds = _adaptive_paired(a, b, max_n=16, futility=True)
+    print(f"ratio 1.10, CV 10% per app, 16 rounds: faster {rates[Verdict.FASTER]:.1%} in "
+          f"{rounds:.1f} rounds with futility, {plain[Verdict.FASTER]:.1%} without")
+    assert rates[Verdict.FASTER] >= 0.80
+    assert plain[Verdict.FASTER] - rates[Verdict.FASTER] <= 0.05

@@ -299,7 +299,7 @@ def run_sweep(tmp_path, sf, fake):
     from harness.analysis import stopping
 
     return runner.execute(sf, ["run", "scenarios.yaml"], tmp_path, backends=fake,
-                          stop_rule=stopping.undecided, found=found(),
+                          stop_rule=stopping.pending, found=found(),
                           environment={"cpus": 2}, cpu_layout=False,
                           sweep_rules=sweep_analysis.Rules())
 
