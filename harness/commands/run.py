@@ -32,13 +32,13 @@ HELP = "measure the scenarios of a YAML file; write JSON and a report"
 DEFAULT_OUT = "results"
 MAX_TIME_S = 24 * 3600.0  # a longer plan needs --max-time
 # The harness's own time besides the load, an allowance from runs on 2 cores: a 6-cell trial
-# took 9 s besides its 19 s of load (start-up 4 s, stops 2 s, settles 1 s), the default run ~40 s
-# besides 679 s, plus ~100 s when it had to restart a stuck app (README). Once: the interpreter,
-# PostgreSQL and the report; per scenario: starting and stopping its apps; per cell: the reset,
-# the request check, the settle, the save.
+# took 9 s besides its 19 s of load (start-up 4 s, stops 2 s, settles 1 s); default runs spend
+# 0.17-0.3 s a cell, restarts of the deadlocked app included (benchmarks/results/decisions-*).
+# Once: the interpreter, PostgreSQL and the report; per scenario: starting and stopping its
+# apps; per cell: the reset, the request check, the settle, the save.
 OVERHEAD_FIXED_S = 5.0
 OVERHEAD_SCENARIO_S = 5.0
-OVERHEAD_CELL_S = 1.0
+OVERHEAD_CELL_S = 0.4
 # A sweep's step stops its configurations and starts the next ones, each verified: 5-13 s on
 # 2 cores under load.
 OVERHEAD_STEP_S = 8.0

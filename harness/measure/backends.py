@@ -26,6 +26,7 @@ from harness.measure import (
     verify,
     wrk,
 )
+from harness.measure.kept import Kept
 from harness.model.results import Ceilings, CpuTime, FaultEvent, LoadResult, Samples, Timeline
 
 # The load generators' process names (the sampler counts their CPU): wrk, and Locust's master
@@ -103,14 +104,33 @@ class Backends(Protocol):
 class Real:
     """PostgreSQL, the real app servers, wrk and the sampler."""
 
+    def __init__(self) -> None:
+        # The reset's, the sampler's and the settle's connections, kept across cells while the
+        # database is up (harness.measure.kept).
+        self._kept: dict[tuple[str, str], Kept] = {}
+
+    @contextmanager
     def database(self, url, log_dir, cpus):
-        return postgres.database(url, log_dir=log_dir, cpus=cpus or None)
+        with postgres.database(url, log_dir=log_dir, cpus=cpus or None) as ready:
+            try:
+                yield ready
+            finally:
+                for kept in self._kept.values():
+                    kept.close()
+                self._kept.clear()
+
+    def kept(self, url: str, job: str) -> Kept:
+        if (url, job) not in self._kept:
+            session = sampler.SAMPLER_SESSION if job == "sampler" else {
+                "application_name": f"harness-{job}"}
+            self._kept[url, job] = Kept(url, **session)
+        return self._kept[url, job]
 
     def prepare(self, url, rows):
         dataset.prepare(url, rows)
 
     def reset(self, url, rows):
-        dataset.reset(url, rows)
+        dataset.reset(url, rows, conn=self.kept(url, "reset").get())
 
     def launch(self, service, url, log_path, overrides, cpus):
         return services.launch(service, url, postgres.free_port(), log_path, overrides,
@@ -174,15 +194,16 @@ class Real:
     def probe(self, running, url, pool_limit) -> Iterator[Probe]:
         pid = running.process.pid if running.process is not None else None
         with sampler.Sampler(pid, url, postgres.port_of(url), pool_limit=pool_limit,
-                             load_names=LOAD_NAMES) as s:
+                             load_names=LOAD_NAMES, kept=self.kept(url, "sampler")) as s:
             yield _SamplerProbe(s)
 
     def settle(self, running, url, timeout, pool_limit):
-        # Two idle snapshots 20 ms apart: wrk has closed its connections, so what is left is
+        # Two idle snapshots 10 ms apart: wrk has closed its connections, so what is left is
         # the requests in flight, each of which takes its next query within a millisecond; a
         # longer wait was most of the harness's own overhead.
         result: Any = sampler.settle(url, running.process.pid, postgres.port_of(url), timeout,
-                                     pool_limit=pool_limit, interval=0.02, quiet=2)
+                                     pool_limit=pool_limit, interval=0.01, quiet=2,
+                                     kept=self.kept(url, "settle"))
         return SettleOutcome(result.seconds, result.stuck)
 
     def ceilings(self, scenario, url, rows, work):

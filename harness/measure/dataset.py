@@ -78,14 +78,23 @@ class ResetBlocked(Exception):
     """TRUNCATE waited too long for a lock: an app still holds transactions open."""
 
 
-def reset(url, rows=DEFAULT_ROWS, wait=60.0):
-    """Back to the seeded state: one round trip, about 10 ms for 1000 rows.
+def reset(url, rows=DEFAULT_ROWS, wait=60.0, conn=None):
+    """Back to the seeded state: one round trip, about 10 ms for 1000 rows; on `conn` (an open
+    autocommit connection, harness.measure.kept) when given, else on a new one.
 
     TRUNCATE needs every open transaction on the table to end; an app still draining the last
     cell's queue (or stuck "idle in transaction") holds it, so retry until `wait` runs out.
     """
+    if conn is None:
+        with connect(url) as fresh:
+            _reseed(fresh, rows, wait)
+    else:
+        _reseed(conn, rows, wait)
+
+
+def _reseed(conn, rows, wait):
     deadline = time.monotonic() + wait
-    with connect(url) as conn, conn.cursor() as cur:
+    with conn.cursor() as cur:
         cur.execute("SET lock_timeout = '2s'")
         while True:
             try:

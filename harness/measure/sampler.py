@@ -11,11 +11,12 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import Self
+from typing import Any, Self
 
 import psycopg2
 
-from harness.measure import cputime
+from harness.measure import cputime, sockdiag
+from harness.measure.kept import Kept
 from harness.model.results import CpuTime, Samples, SeriesStat
 
 INTERVAL = 0.5
@@ -52,6 +53,10 @@ class SettleResult:
     stuck: bool = False  # gave up early: the pool sat at its limit, unchanging, with no app CPU
 
 
+# The sampler's session: a sample must never hang the loop (or __exit__) on a busy server.
+SAMPLER_SESSION: dict[str, Any] = {"application_name": "harness-sampler", "options": "-c statement_timeout=2000"}
+
+
 class Sampler:
     """Context manager around the load window. Afterwards: `summary()`, `cpu_time()`, `stuck`.
 
@@ -63,8 +68,9 @@ class Sampler:
     def __init__(self, app_pid: int | None, database_url: str, db_port: int,
                  interval: float = INTERVAL, pool_limit: int | None = None,
                  load_names: Collection[str] = ("wrk",), stuck_after: float = STUCK_AFTER_S,
-                 on_stuck: Callable[[], None] | None = None):
+                 on_stuck: Callable[[], None] | None = None, kept: Kept | None = None):
         self.app_pid = app_pid
+        self.kept = kept  # a connection kept across windows, else one of its own
         self.database_url = database_url
         self.db_port = db_port
         self.interval = interval
@@ -88,10 +94,12 @@ class Sampler:
         self._conn = None
         activity, own = [], None
         try:
-            # statement_timeout: a sample must never hang the loop (or __exit__) on a busy server.
-            self._conn = psycopg2.connect(self.database_url, application_name="harness-sampler",
-                                          connect_timeout=5, options="-c statement_timeout=2000")
-            self._conn.autocommit = True
+            if self.kept is not None:
+                self._conn = self.kept.get()
+            else:
+                self._conn = psycopg2.connect(self.database_url, connect_timeout=5,
+                                              **SAMPLER_SESSION)
+                self._conn.autocommit = True
             activity, own = pg_activity(self._conn), own_backend(self._conn)
         except psycopg2.Error:
             self._close()  # evidence is best effort; the measurement goes on
@@ -118,9 +126,9 @@ class Sampler:
         return self._cpu
 
     def _close(self) -> None:
-        if self._conn is not None:
+        if self._conn is not None and self.kept is None:
             self._conn.close()
-            self._conn = None
+        self._conn = None
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
@@ -260,12 +268,14 @@ def app_sessions(activity: list[Session], ports: set[int], pids: list[int]) -> l
 
 def db_client_ports(pids: Iterable[int], db_port: int) -> set[int]:
     """Local ports of the TCP connections that the processes `pids` hold to port `db_port`:
-    each process's socket inodes, matched in the connection table (/proc/<pid>/net/tcp*).
+    each process's socket inodes, matched in the kernel's TCP sockets (sock_diag, else
+    /proc/<pid>/net/tcp*).
 
-    The table is read only when a process holds a socket not seen before: it lists every
-    socket of the host (after a cell, thousands of wrk's in TIME_WAIT) and reading it cost
-    35 ms, twice a second during the load, on the CPUs the app is measured on, while an app's
-    pooled connections and wrk's keep-alive ones mostly last the whole cell."""
+    The sockets are listed only when a process holds one not seen before. /proc/net/tcp lists
+    every socket of the host (after a cell, thousands of wrk's in TIME_WAIT) and reading it cost
+    35 ms, twice a second during the load, on the CPUs the app is measured on; sock_diag leaves
+    TIME_WAIT out (harness.measure.sockdiag), but the apps' pooled connections and wrk's
+    keep-alive ones mostly last the whole cell anyway."""
     pids = list(pids)
     if not pids:
         return set()
@@ -289,8 +299,11 @@ def db_client_ports(pids: Iterable[int], db_port: int) -> set[int]:
         if len(known) > _KNOWN_MAX:
             known.clear()
         found: dict[str, int | None] = {}
-        for table in ("tcp", "tcp6"):
-            found.update(sockets(_read(f"/proc/{pids[0]}/net/{table}"), db_port))
+        try:
+            found.update(sockdiag.tcp_sockets(db_port))
+        except sockdiag.Unavailable:
+            for table in ("tcp", "tcp6"):
+                found.update(sockets(_read(f"/proc/{pids[0]}/net/{table}"), db_port))
         if unknown - found.keys():  # e.g. an event loop's socketpair: not TCP at all
             found.update(dict.fromkeys(_UNIX_INODE.findall(_read(f"/proc/{pids[0]}/net/unix"))))
             for table in ("udp", "udp6"):
@@ -347,16 +360,20 @@ def pg_states(conn, pids: Iterable[int], db_port: int) -> list[str | None]:
 
 def settle(database_url: str, pid: int, db_port: int, timeout: float,
            pool_limit: int | None = None, *, interval: float = 0.1, quiet: int = 3,
-           stuck_after: float = STUCK_SETTLE_S) -> SettleResult:
+           stuck_after: float = STUCK_SETTLE_S, kept: Kept | None = None) -> SettleResult:
     """After the load: seconds until the app's sessions are all idle (no transaction open, no
     query running) in `quiet` snapshots in a row; or, given the app's `pool_limit`, a stuck
     result as soon as its pool has sat at the limit for `stuck_after` s (StuckWatch) instead of
     waiting for the `timeout`. One idle snapshot is not enough: fast queries leave sessions
-    idle between queued requests."""
+    idle between queued requests. On `kept`'s connection when given, else on a new one."""
     t0 = time.monotonic()
-    conn = psycopg2.connect(database_url, application_name="harness-settle", connect_timeout=5)
-    try:
+    if kept is not None:
+        conn = kept.get()
+    else:
+        conn = psycopg2.connect(database_url, application_name="harness-settle",
+                                connect_timeout=5)
         conn.autocommit = True
+    try:
         meter = cputime.CpuMeter(pid, load_names=())
         meter.begin()
         watch = StuckWatch(pool_limit, stuck_after) if pool_limit else None
@@ -379,4 +396,5 @@ def settle(database_url: str, pid: int, db_port: int, timeout: float,
                 return SettleResult(None)
             time.sleep(interval)
     finally:
-        conn.close()
+        if kept is None:
+            conn.close()

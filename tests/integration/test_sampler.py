@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import psycopg2
 
 from harness.measure import sampler
+from harness.measure.kept import Kept
 
 
 def _psql(database_url):
@@ -218,3 +219,26 @@ def test_a_connection_opened_after_a_lookup_is_found_by_the_next_one(database_ur
             if p is not None and p.poll() is None:
                 p.stdin.close()
                 p.wait(timeout=10)
+
+
+def test_a_kept_connection_is_reused_and_opened_again_once_its_session_is_gone(database_url):
+    kept = Kept(database_url, "harness-kept-test")
+    try:
+        conn = kept.get()
+        pid = conn.get_backend_pid()
+        assert kept.get() is conn  # the same session, cell after cell
+        killer = psycopg2.connect(database_url)
+        killer.autocommit = True
+        try:
+            with killer.cursor() as cur:  # what a fault (or a restart) does to the session
+                cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        finally:
+            killer.close()
+        again = kept.get()
+        assert again.get_backend_pid() != pid
+        with again.cursor() as cur:
+            cur.execute("SELECT 1")
+            assert cur.fetchone() == (1,)
+    finally:
+        kept.close()
+    assert conn.closed

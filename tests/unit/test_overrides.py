@@ -171,8 +171,8 @@ def test_guard_refuses_a_plan_over_24_hours(tmp_path):
         run.check_time(planned)
     # 2 levels × 1000 rounds × 3 apps × (600 s + 2 s warmup) of load, plus the allowance
     assert str(caught.value) == (
-        "the plan may take up to 1005.0 h (1003.3 h of load), over the 24.0 h limit: shorten "
-        "it (--duration, --repeats, --budget, --connections) or allow it with --max-time 1006h")
+        "the plan may take up to 1004.0 h (1003.3 h of load), over the 24.0 h limit: shorten "
+        "it (--duration, --repeats, --budget, --connections) or allow it with --max-time 1005h")
 
 
 def test_guard_counts_the_overhead_allowance_and_max_time_lifts_it(tmp_path):
@@ -249,7 +249,7 @@ def test_dry_run_prints_the_plan_and_estimate_and_starts_nothing(tmp_path):
     # cells 144–336 s and ceilings 21 s of load; allowance 5 + 2 × 5 + 1 s per cell
     assert estimate == ("estimate: 2.8 min–6.0 min of load (24–56 cells and the ceilings); with "
                         "the harness's own time (start-up, resets, checks; allowance) "
-                        "3.4 min–7.1 min\n")
+                        "3.2 min–6.6 min\n")
     assert not (tmp_path / "out").exists()  # nothing written, not even the results folder
 
 
@@ -284,7 +284,7 @@ def test_cli_refuses_an_absurd_plan_unless_max_time_allows_it(tmp_path):
     proc = cli("run", path, "--out", str(tmp_path / "out"))
     assert proc.returncode == 2
     (line,) = proc.stderr.strip().splitlines()
-    assert line.startswith("error: the plan may take up to ") and "--max-time 1006h" in line
+    assert line.startswith("error: the plan may take up to ") and "--max-time 1005h" in line
     assert not (tmp_path / "out").exists()
     dry = cli("run", path, "--dry-run")
     assert dry.returncode == 2 and dry.stdout.startswith("plan: ")  # shown, and refused

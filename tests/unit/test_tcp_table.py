@@ -1,7 +1,10 @@
 """Reading /proc/net/tcp*: the connections to the database port, told from PostgreSQL's own
 side of the same connections and from every other socket."""
 
-from harness.measure import sampler
+import os
+import socket
+
+from harness.measure import sampler, sockdiag
 
 TCP = """\
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -36,3 +39,29 @@ def test_unix_sockets_are_listed_by_their_inode():
             "00000000e3962d7d: 00000003 00000000 00000000 0001 03  1590\n"
             "000000008175c92b: 00000002 00000000 00010000 0001 01 20734 /run/x.sock\n")
     assert sampler._UNIX_INODE.findall(unix) == ["1590", "20734"]
+
+
+def _inode(sock: socket.socket) -> str:
+    return str(os.fstat(sock.fileno()).st_ino)
+
+
+def test_sock_diag_lists_a_real_connection_as_the_proc_table_does():
+    # Real sockets of this process: a listener, a client connected to it, the accepted side.
+    with socket.socket() as server, socket.socket() as client:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client.connect(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        with accepted:
+            listed = sockdiag.tcp_sockets(port)
+            from_proc = {}
+            for table in ("tcp", "tcp6"):
+                with open(f"/proc/self/net/{table}") as f:
+                    from_proc.update(sampler.sockets(f.read(), port))
+            assert listed[_inode(client)] == client.getsockname()[1]
+            assert listed[_inode(server)] is None and listed[_inode(accepted)] is None
+            # the same answer as /proc/net/tcp (other processes' sockets may come and go
+            # between the two readings)
+            for sock in (client, server, accepted):
+                assert listed[_inode(sock)] == from_proc[_inode(sock)]
