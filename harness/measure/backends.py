@@ -77,6 +77,7 @@ class Backends(Protocol):
                  cpus: list[int]) -> AbstractContextManager[str]: ...
     def prepare(self, url: str, rows: int) -> None: ...
     def reset(self, url: str, rows: int) -> None: ...
+    def seeded(self, url: str, rows: int) -> bool: ...
     def launch(self, service: services.Service, url: str, log_path: str,
                overrides: tuple[dict[str, str], ...], cpus: list[int]) -> services.Running: ...
     def wait_healthy(self, running: services.Running, timeout: float,
@@ -95,7 +96,9 @@ class Backends(Protocol):
     def probe(self, running: services.Running, url: str,
               pool_limit: int | None) -> AbstractContextManager[Probe]: ...
     def settle(self, running: services.Running, url: str, timeout: float,
-               pool_limit: int | None) -> SettleOutcome: ...
+               pool_limit: int | None, beside: bool = False) -> SettleOutcome:
+        """`beside`: while other apps load the database (the next cell's check and warmup)."""
+        ...
     def ceilings(self, scenario: Scenario, url: str, rows: int, work: str) -> Ceilings: ...
     def profile(self, running: services.Running, seconds: float, out: str,
                 cpus: list[int]) -> Profiling: ...
@@ -108,6 +111,7 @@ class Real:
         # The reset's, the sampler's and the settle's connections, kept across cells while the
         # database is up (harness.measure.kept).
         self._kept: dict[tuple[str, str], Kept] = {}
+        self._seeded: dict[tuple[str, int], tuple] = {}  # (url, rows) -> fingerprint after reset
 
     @contextmanager
     def database(self, url, log_dir, cpus):
@@ -130,7 +134,16 @@ class Real:
         dataset.prepare(url, rows)
 
     def reset(self, url, rows):
-        dataset.reset(url, rows, conn=self.kept(url, "reset").get())
+        conn = self.kept(url, "reset").get()
+        dataset.reset(url, rows, conn=conn)
+        self._seeded[url, rows] = dataset.fingerprint(conn)
+
+    def seeded(self, url, rows):
+        """Whether the dataset is still what this harness's last reset left (so that a
+        read-only scenario's cells need no TRUNCATE, which would wait for the last app's
+        reads to drain)."""
+        before = self._seeded.get((url, rows))
+        return before is not None and dataset.fingerprint(self.kept(url, "reset").get()) == before
 
     def launch(self, service, url, log_path, overrides, cpus):
         return services.launch(service, url, postgres.free_port(), log_path, overrides,
@@ -197,13 +210,16 @@ class Real:
                              load_names=LOAD_NAMES, kept=self.kept(url, "sampler")) as s:
             yield _SamplerProbe(s)
 
-    def settle(self, running, url, timeout, pool_limit):
+    def settle(self, running, url, timeout, pool_limit, beside=False):
         # Two idle snapshots 10 ms apart: wrk has closed its connections, so what is left is
         # the requests in flight, each of which takes its next query within a millisecond; a
-        # longer wait was most of the harness's own overhead.
+        # longer wait was most of the harness's own overhead. Beside the next cell's warmup the
+        # wait costs nothing, and 30 ms between snapshots lets the app's CPU time (counted in
+        # 10 ms ticks) tell idle from busy.
         result: Any = sampler.settle(url, running.process.pid, postgres.port_of(url), timeout,
-                                     pool_limit=pool_limit, interval=0.01, quiet=2,
-                                     kept=self.kept(url, "settle"))
+                                     pool_limit=pool_limit, interval=0.03 if beside else 0.01,
+                                     quiet=2,
+                                     kept=self.kept(url, "settle"), own_only=beside)
         return SettleOutcome(result.seconds, result.stuck)
 
     def ceilings(self, scenario, url, rows, work):

@@ -78,6 +78,26 @@ class ResetBlocked(Exception):
     """TRUNCATE waited too long for a lock: an app still holds transactions open."""
 
 
+# What a reset leaves, in one scan: rows, highest id, a hash of every value, the newest row
+# version's transaction (an UPDATE that writes the same values still makes a new version), the
+# identity sequence and the table's size on disk.
+FINGERPRINT = """
+SELECT count(*), coalesce(max(id), 0),
+       coalesce(sum(hashtext(id || ' ' || name || ' ' || email || ' ' || created_at)), 0),
+       coalesce(max(xmin::text::bigint), 0),
+       pg_sequence_last_value(pg_get_serial_sequence('users', 'id')::regclass),
+       pg_relation_size('users')
+FROM users
+"""
+
+
+def fingerprint(conn) -> tuple:
+    """The table's state as FINGERPRINT reads it (committed rows only: a read, no lock)."""
+    with conn.cursor() as cur:
+        cur.execute(FINGERPRINT)
+        return tuple(cur.fetchone())
+
+
 def reset(url, rows=DEFAULT_ROWS, wait=60.0, conn=None):
     """Back to the seeded state: one round trip, about 10 ms for 1000 rows; on `conn` (an open
     autocommit connection, harness.measure.kept) when given, else on a new one.

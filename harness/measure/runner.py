@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -164,6 +165,8 @@ class AppSet:
         # Restarted apps not yet waited for: their start-up runs during the next cell's reset,
         # check and warmup, and is waited for before any measured window (`started`).
         self.starting: set[str] = set()
+        # Settles still running beside the next cell (`settle`, `settled`).
+        self.settling: dict[str, _Settling] = {}
 
     def __enter__(self) -> Self:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -180,6 +183,7 @@ class AppSet:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.settled(restart=False)  # the scenario is over: record them, restart nothing
         self.starting.clear()
         with self.ctx.clock.timing("stop"):
             self.ctx.backends.stop(*self.running.values())
@@ -253,6 +257,7 @@ class AppSet:
         started = [n for n, r in self.running.items() if r.process is not None]
         if not started:
             return
+        self.settled(restart=False)
         self.starting.clear()
         with self.ctx.clock.timing("restart"):
             self.ctx.backends.stop(*(self.running.pop(n) for n in started))
@@ -270,44 +275,84 @@ class AppSet:
             return None
 
     def settle(self, name: str, cell: Cell) -> None:
-        """After a cell, wait for the app to finish the requests still queued in it; restart it
-        when it is stuck or its sessions stay busy, so that it cannot block the next cell."""
+        """After a cell, let the app finish the requests still queued in it, and restart it when
+        it is stuck or its sessions stay busy, so that it cannot block the next cell.
+
+        The wait runs beside the next cell's request check and warmup (a drain takes up to a
+        third of a second, the harness's largest cost per cell): `settled` ends it before any
+        measured window, before a reset that must see the app's last writes, and before the
+        same app's next cell. One the sampler already saw stuck is restarted at once."""
         running = self.running.get(name)
         if cell.load is None and not re.match(r"\w+ failed: ", cell.reason or ""):
             return  # no load reached the app (the load generator's failure may have loaded it)
         if running is None or running.process is None:
             return
-        # A healthy app drains in well under a second; one still busy after SETTLE_S is restarted
-        # (2-3 s) rather than waited for (up to its pool timeout, 30 s and more). One the sampler
-        # already saw stuck during the load is restarted at once.
-        timeout = SETTLE_S
         if cell.stuck:
-            outcome = SettleOutcome(None, stuck=True)
-        else:
+            self._conclude(name, cell, SettleOutcome(None, stuck=True))
+            return
+        # A healthy app drains in well under a second; one still busy after SETTLE_S is restarted
+        # (2-3 s) rather than waited for (up to its pool timeout, 30 s and more).
+        self.settling[name] = _Settling(cell, lambda: self.ctx.backends.settle(
+            running, self.ctx.url, SETTLE_S, self.pool_limit(name), beside=True))
+
+    def settled(self, *names: str, restart: bool = True) -> None:
+        """Wait for the settles still running (of `names`, or all), and act on them."""
+        for name in [n for n in self.settling if not names or n in names]:
+            pending = self.settling.pop(name)
             with self.ctx.clock.timing("settle"):
-                try:
-                    outcome = self.ctx.backends.settle(running, self.ctx.url, timeout,
-                                                       self.pool_limit(name))
-                except Exception as exc:  # noqa: BLE001 - a failed check must not end the run
-                    cell.settle_error = postgres.redact_text(str(exc).strip())
-                    return
+                outcome, error = pending.result()
+            if error is not None:  # a failed check must not end the run
+                pending.cell.settle_error = postgres.redact_text(str(error).strip())
+            elif outcome is not None and restart:
+                self._conclude(name, pending.cell, outcome)
+            elif outcome is not None:
+                pending.cell.settle_s = outcome.seconds
+
+    def _conclude(self, name: str, cell: Cell, outcome: SettleOutcome) -> None:
         cell.settle_s = outcome.seconds
-        if outcome.stuck or outcome.seconds is None:
-            cell.stuck = cell.stuck or outcome.stuck
-            cell.restarted = (
-                "its pooled connections sat idle in transaction at the pool limit with no CPU "
-                "used: stuck, restarted before the next cell" if outcome.stuck else
-                f"its database sessions were still busy {timeout:g} s after the load stopped: "
-                "restarted before the next cell")
-            self.ctx.observer.note(f"{name}: {cell.restarted}")
-            with self.ctx.clock.timing("restart"):
-                # Killed, not shut down: a stuck app's graceful shutdown waits for requests
-                # that will never finish. Its successor is waited for before the next measured
-                # window (`started`): meanwhile the next cell resets, checks and warms up.
-                self.ctx.backends.stop(running, kill=True)
-                del self.running[name]
-                self._launch(name)
-                self.starting.add(name)
+        if not (outcome.stuck or outcome.seconds is None):
+            return
+        cell.stuck = cell.stuck or outcome.stuck
+        cell.restarted = (
+            "its pooled connections sat idle in transaction at the pool limit with no CPU "
+            "used: stuck, restarted before the next cell" if outcome.stuck else
+            f"its database sessions were still busy {SETTLE_S:g} s after the load stopped: "
+            "restarted before the next cell")
+        self.ctx.observer.note(f"{name}: {cell.restarted}")
+        with self.ctx.clock.timing("restart"):
+            # Killed, not shut down: a stuck app's graceful shutdown waits for requests that
+            # will never finish. Its successor is waited for before the next measured window
+            # (`started`): meanwhile the next cell resets, checks and warms up.
+            self.ctx.backends.stop(self.running[name], kill=True)
+            del self.running[name]
+            self._launch(name)
+            self.starting.add(name)
+
+
+class _Settling:
+    """One app's settle, running in a thread beside the next cell's check and warmup."""
+
+    def __init__(self, cell: Cell, wait: Callable[[], SettleOutcome]):
+        self.cell = cell
+        self._outcome: SettleOutcome | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(wait,), name="settle",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, wait: Callable[[], SettleOutcome]) -> None:
+        try:
+            self._outcome = wait()
+        except Exception as exc:  # noqa: BLE001 - reported on the cell by `settled`
+            self._error = exc
+
+    def result(self) -> tuple[SettleOutcome | None, BaseException | None]:
+        # The settle gives up after SETTLE_S (plus one PostgreSQL round trip); the margin only
+        # guards against a hung connection.
+        self._thread.join(timeout=SETTLE_S + 10)
+        if self._thread.is_alive():
+            return None, TimeoutError("the settle check did not return")
+        return self._outcome, self._error
 
 
 def _installed(service: services.Service) -> dict[str, str]:
@@ -547,6 +592,7 @@ def measure(ctx: Context, planned: plan.Cell, apps: AppSet) -> Cell:
         if scenario.warmup > 0:
             with ctx.clock.timing("load"):
                 _load(ctx, scenario, running, planned.connections, scenario.warmup)
+        apps.settled()
         apps.started()
         offset = running.log_offset()
         with ctx.backends.probe(running, ctx.url, pool_limit) as probe, \
@@ -572,6 +618,7 @@ def _ready(ctx: Context, planned: plan.Cell, apps: AppSet,
     """The app is running, the dataset reset and the scenario's request answered: the app, or
     None with `cell.reason` saying why the cell cannot be measured."""
     name = planned.app
+    apps.settled(name)
     apps.started(name)
     running = apps.running.get(name)
     if name in apps.problems or running is None:
@@ -580,12 +627,18 @@ def _ready(ctx: Context, planned: plan.Cell, apps: AppSet,
     if running.process is not None and running.process.poll() is not None:
         cell.reason = "not measured: the app exited (see its log)"
         return None
-    with ctx.clock.timing("reset"):
-        try:
-            ctx.backends.reset(ctx.url, ctx.sf.rows)
-        except Exception as exc:  # noqa: BLE001 - e.g. dataset.ResetBlocked
-            cell.reason = f"not measured: {postgres.redact_text(str(exc))}"
-            return None
+    try:
+        # A dataset still as the last reset left it (a read-only request) needs none, and then
+        # the last app may go on draining its reads; otherwise its last writes must land first.
+        with ctx.clock.timing("reset"):
+            fresh = ctx.backends.seeded(ctx.url, ctx.sf.rows)
+        if not fresh:
+            apps.settled()
+            with ctx.clock.timing("reset"):
+                ctx.backends.reset(ctx.url, ctx.sf.rows)
+    except Exception as exc:  # noqa: BLE001 - e.g. dataset.ResetBlocked
+        cell.reason = f"not measured: {postgres.redact_text(str(exc))}"
+        return None
     with ctx.clock.timing("check"):
         problem = ctx.backends.check_request(running.base_url, planned.scenario.request)
     if problem:
@@ -616,6 +669,7 @@ def _profiles(ctx: Context, scenario: Scenario, apps: AppSet) -> None:
         ctx.save()
         ctx.observer.cell_finished(label, describe_profile(profile))
         apps.settle(name, cell)
+        apps.settled()
 
 
 def profiled(ctx: Context, planned: plan.Cell, apps: AppSet) -> tuple[Profile, Cell]:
@@ -641,6 +695,7 @@ def profiled(ctx: Context, planned: plan.Cell, apps: AppSet) -> tuple[Profile, C
         if scenario.warmup > 0:
             with ctx.clock.timing("load"):
                 warm = _load(ctx, scenario, running, conns, scenario.warmup)
+        apps.settled()
         apps.started()
         with ctx.backends.profile(running, scenario.duration, str(ctx.work / name_in_run),
                                   ctx.cpus.load) as sampling:

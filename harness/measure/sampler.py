@@ -53,6 +53,11 @@ class SettleResult:
     stuck: bool = False  # gave up early: the pool sat at its limit, unchanging, with no app CPU
 
 
+# A settle beside other apps' load: the app's processes count as idle under this share of a
+# core between two snapshots (an idle server's event loop or master uses well under 1%).
+IDLE_CPU = 0.2
+TICK_S = 1 / os.sysconf("SC_CLK_TCK")  # /proc counts CPU time in clock ticks: one is noise
+
 # The sampler's session: a sample must never hang the loop (or __exit__) on a busy server.
 SAMPLER_SESSION: dict[str, Any] = {"application_name": "harness-sampler", "options": "-c statement_timeout=2000"}
 
@@ -360,12 +365,18 @@ def pg_states(conn, pids: Iterable[int], db_port: int) -> list[str | None]:
 
 def settle(database_url: str, pid: int, db_port: int, timeout: float,
            pool_limit: int | None = None, *, interval: float = 0.1, quiet: int = 3,
-           stuck_after: float = STUCK_SETTLE_S, kept: Kept | None = None) -> SettleResult:
+           stuck_after: float = STUCK_SETTLE_S, kept: Kept | None = None,
+           own_only: bool = False) -> SettleResult:
     """After the load: seconds until the app's sessions are all idle (no transaction open, no
     query running) in `quiet` snapshots in a row; or, given the app's `pool_limit`, a stuck
     result as soon as its pool has sat at the limit for `stuck_after` s (StuckWatch) instead of
     waiting for the `timeout`. One idle snapshot is not enough: fast queries leave sessions
-    idle between queued requests. On `kept`'s connection when given, else on a new one."""
+    idle between queued requests. On `kept`'s connection when given, else on a new one.
+
+    `own_only`: other apps are loading the database meanwhile (the next cell's check and
+    warmup), so only sessions matched to the app's own sockets count, never the whole database
+    (app_sessions' fallback behind a proxy), and idle also means the app's processes used
+    under IDLE_CPU of a core between the snapshots."""
     t0 = time.monotonic()
     if kept is not None:
         conn = kept.get()
@@ -378,12 +389,18 @@ def settle(database_url: str, pid: int, db_port: int, timeout: float,
         meter.begin()
         watch = StuckWatch(pool_limit, stuck_after) if pool_limit else None
         idle_since, streak = None, 0
+        cpu_then, then = meter.totals()[0], time.monotonic()
         while True:
             snap = meter.scan()
             ports = db_client_ports(snap.app_pids, db_port)
-            sessions = app_sessions(pg_activity(conn), ports, snap.app_pids)
+            activity = pg_activity(conn)
+            sessions = ([s for s in activity if s.client_port in ports] if own_only
+                        else app_sessions(activity, ports, snap.app_pids))
             now = time.monotonic()
-            if any(s.state != "idle" for s in sessions):
+            cpu_now = meter.totals()[0]
+            busy = own_only and cpu_now - cpu_then > IDLE_CPU * max(now - then, interval) + TICK_S
+            cpu_then, then = cpu_now, now
+            if busy or any(s.state != "idle" for s in sessions):
                 idle_since, streak = None, 0
             else:
                 idle_since = idle_since if idle_since is not None else now

@@ -87,6 +87,10 @@ def test_without_a_matching_socket_settle_watches_the_whole_database(database_ur
         _wait_for_state(database_url, client, port, "idle in transaction")
         assert sampler.settle(database_url, app_without_sockets.pid, port,
                               timeout=0.5).seconds is None
+        # Beside the next cell's warmup, another app's open transaction is not this app's: only
+        # its own sessions and its own CPU count.
+        assert sampler.settle(database_url, app_without_sockets.pid, port, timeout=0.5,
+                              own_only=True).seconds is not None
         client.stdin.write("COMMIT;\n")
         client.stdin.flush()
         assert sampler.settle(database_url, app_without_sockets.pid, port,
@@ -242,3 +246,38 @@ def test_a_kept_connection_is_reused_and_opened_again_once_its_session_is_gone(d
     finally:
         kept.close()
     assert conn.closed
+
+
+def test_the_dataset_counts_as_seeded_until_a_write_lands(database_url):
+    from harness.measure.backends import Real
+
+    real = Real()
+    with real.database(database_url, None, []) as url:
+        real.reset(url, 1000)
+        assert real.seeded(url, 1000)
+        conn = psycopg2.connect(url)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT count(*) FROM users")  # reads change nothing
+                assert real.seeded(url, 1000)
+                cur.execute("UPDATE users SET name = name WHERE id = 7")  # same values
+                assert not real.seeded(url, 1000)
+                real.reset(url, 1000)
+                assert real.seeded(url, 1000)
+                cur.execute("INSERT INTO users (name, email) VALUES ('x', 'x@example.com')")
+                assert not real.seeded(url, 1000)
+        finally:
+            conn.close()
+        real.reset(url, 1000)
+
+
+def test_beside_other_load_an_app_busy_on_its_cpu_is_not_settled(database_url):
+    port = urlsplit(database_url).port
+    spinning = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        assert sampler.settle(database_url, spinning.pid, port, timeout=0.5,
+                              own_only=True).seconds is None
+    finally:
+        spinning.kill()
+        spinning.wait()

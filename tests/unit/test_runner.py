@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -65,6 +66,10 @@ class Fake:
     unprofiled: dict[str, str] = field(default_factory=dict)  # app -> why py-spy cannot attach
     profiled: list[tuple[str, float, str]] = field(default_factory=list)  # (app, seconds, out)
     events: list[tuple] = field(default_factory=list)  # launches, waits and loads in order
+    read_only: bool = False  # seeded(): the dataset as the last reset left it
+    resets: int = 0
+    slow_settle: bool = False  # settle() returns only once another app's warmup has run
+    warmed: threading.Event = field(default_factory=threading.Event)
 
     @contextmanager
     def database(self, url, log_dir, cpus):
@@ -74,7 +79,10 @@ class Fake:
         pass
 
     def reset(self, url, rows):
-        pass
+        self.resets += 1
+
+    def seeded(self, url, rows):
+        return self.read_only and self.resets > 0
 
     def launch(self, svc, url, log_path, overrides, cpus):
         self.launches.append(svc.name)
@@ -104,6 +112,8 @@ class Fake:
         app = APPS[int(url.split(":")[2].split("/")[0]) - 9000]
         self.loads.append(app)
         self.events.append(("load", app, seconds))
+        if seconds == 1:  # a warmup
+            self.warmed.set()
         if self.interrupt_after is not None and len(self.loads) > self.interrupt_after:
             raise Interrupted("SIGINT")
         true = self.rps[app] if isinstance(self.rps, dict) else self.rps(app, connections)
@@ -121,7 +131,11 @@ class Fake:
     def probe(self, running, url, pool_limit):
         yield FakeProbe(running.service.name in self.seen_stuck)
 
-    def settle(self, running, url, timeout, pool_limit):
+    def settle(self, running, url, timeout, pool_limit, beside=False):
+        if self.slow_settle:
+            self.warmed.clear()
+            self.warmed.wait(2)  # the last cell's settle has no next warmup beside it
+            self.events.append(("settled", running.service.name))
         self.settled.append(running.service.name)
         if running.service.name in self.stuck:
             return SettleOutcome(None, stuck=True)
@@ -381,3 +395,25 @@ def test_a_level_stops_when_only_comparisons_out_of_reach_are_left(tmp_path):
     assert level.reason is StopReason.OUT_OF_REACH
     assert level.undecided == ["fastapi_async vs flask_sync"]
     assert 5 <= level.rounds < 16 and level.load_s < 300
+
+
+def test_an_app_settles_beside_the_next_warmup_and_before_the_next_measured_window(tmp_path):
+    # GET /users leaves the dataset as seeded: no reset waits for the last app's reads, and its
+    # settle (which here returns only once a warmup ran) ends before the next measured load.
+    fake = Fake({"flask_sync": 800, "fastapi_sync": 400, "fastapi_async": 600},
+                read_only=True, slow_settle=True)
+    run, _ = execute(tmp_path, scenario_file(repeats=2), fake)
+    assert run.status is RunStatus.COMPLETE and all(c.settle_s == 0.05 for c in run.cells)
+    assert fake.resets == 1  # the first cell's: then the dataset stayed as it was
+    loads = [e for e in fake.events if e[0] != "wait"]
+    for i, event in enumerate(loads):
+        if event[0] == "settled" and i + 1 < len(loads):
+            # after the next app's warmup, before its measured window
+            assert loads[i - 1][0] == "load" and loads[i - 1][2] == 1
+            assert loads[i + 1][0] == "load" and loads[i + 1][2] == 5
+
+
+def test_a_reset_waits_for_the_last_apps_writes_to_land(tmp_path):
+    fake = Fake({"flask_sync": 800, "fastapi_sync": 400, "fastapi_async": 600})
+    run, _ = execute(tmp_path, scenario_file(repeats=2), fake)
+    assert run.status is RunStatus.COMPLETE and fake.resets == 6 and len(fake.settled) == 6
