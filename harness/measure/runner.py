@@ -167,6 +167,8 @@ class AppSet:
         self.starting: set[str] = set()
         # Settles still running beside the next cell (`settle`, `settled`).
         self.settling: dict[str, _Settling] = {}
+        # The last cell's dataset needed a reset (its request writes): settle then waits at once.
+        self.writes = False
 
     def __enter__(self) -> Self:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -218,8 +220,7 @@ class AppSet:
                 service, self.targets[name].rstrip("/"), {"external": "settings unknown"},
                 None, None)
             return
-        # a variant's fixed settings are what makes it that variant: after the scenario's env
-        overrides = (self.scenario.env, service.fixed, self.scenario.app_env.get(name, {}))
+        overrides = _overrides(self.scenario, service)
         log = self.log_dir / f"{self.scenario.name}-{name}.log"
         self.running[name] = self.ctx.backends.launch(service, self.ctx.url, str(log), overrides,
                                                       self.ctx.cpus.app)
@@ -266,6 +267,14 @@ class AppSet:
             for name in started:
                 self._verify(name, self.running[name])
 
+    def serves(self, scenario: Scenario) -> bool:
+        """Whether these running apps are what `scenario` would start: the same apps with the
+        same settings, none of them failed."""
+        return (set(scenario.apps) == set(self.running) and not self.problems
+                and all(_overrides(scenario, self.found[n]) == _overrides(self.scenario,
+                                                                         self.found[n])
+                        for n in scenario.apps))
+
     def pool_limit(self, name: str) -> int | None:
         """Database connections the app may open: workers × (pool + overflow)."""
         s = self.running[name].settings if name in self.running else {}
@@ -292,6 +301,16 @@ class AppSet:
             return
         # A healthy app drains in well under a second; one still busy after SETTLE_S is restarted
         # (2-3 s) rather than waited for (up to its pool timeout, 30 s and more).
+        if self.writes:  # the next cell's reset waits for the drain anyway: no one beside it
+            with self.ctx.clock.timing("settle"):
+                try:
+                    outcome = self.ctx.backends.settle(running, self.ctx.url, SETTLE_S,
+                                                       self.pool_limit(name))
+                except Exception as exc:  # noqa: BLE001 - a failed check must not end the run
+                    cell.settle_error = postgres.redact_text(str(exc).strip())
+                    return
+            self._conclude(name, cell, outcome)
+            return
         self.settling[name] = _Settling(cell, lambda: self.ctx.backends.settle(
             running, self.ctx.url, SETTLE_S, self.pool_limit(name), beside=True))
 
@@ -355,6 +374,11 @@ class _Settling:
         return self._outcome, self._error
 
 
+def _overrides(scenario: Scenario, service: services.Service) -> tuple[dict[str, str], ...]:
+    # a variant's fixed settings are what makes it that variant: after the scenario's env
+    return (scenario.env, service.fixed, scenario.app_env.get(service.name, {}))
+
+
 def _installed(service: services.Service) -> dict[str, str]:
     """Every distribution of the app's own environment, when it has one."""
     env = service.env()
@@ -412,16 +436,27 @@ def execute(sf: ScenarioFile, command: list[str], out_dir: str | Path,
                 backends.prepare(url, sf.rows)
             ctx = Context(sf, run, path, work, url, backends, observer, clock, stop_rule,
                           layout, saved, sweep_rules, looks)
+            # The apps of the last scenario, kept running for the next one when it starts the
+            # same apps with the same settings (a start-up and a contract check saved).
+            kept_apps = stack.enter_context(ExitStack())
+            apps: AppSet | None = None
             for scenario in sf.scenarios:
+                if apps is None or not apps.serves(scenario) or \
+                        (with_ceilings and _measures_ceilings(scenario)):
+                    kept_apps.close()  # nothing else may run while the ceilings are measured
+                    apps = None
                 _ceilings(ctx, scenario, with_ceilings)
                 if scenario.sweep:  # its searches, then its level (sweep builds on this module)
                     from harness.measure import sweep
 
                     sweep.run(ctx, scenario, found, targets)
                     continue
-                with AppSet(ctx, scenario, found, targets) as apps:
-                    run_levels(ctx, scenario, apps)
-                    _profiles(ctx, scenario, apps)
+                if apps is None:
+                    apps = kept_apps.enter_context(AppSet(ctx, scenario, found, targets))
+                else:
+                    apps.scenario = scenario
+                run_levels(ctx, scenario, apps)
+                _profiles(ctx, scenario, apps)
         run.status = RunStatus.COMPLETE
     except Interrupted:
         run.status = RunStatus.INTERRUPTED
@@ -454,6 +489,12 @@ def _ceilings(ctx: Context, scenario: Scenario, wanted: bool) -> None:
             result = Ceilings(error=postgres.redact_text(str(exc).strip()))
     ctx.run.ceilings[scenario.name] = result
     ctx.save()
+
+
+def _measures_ceilings(scenario: Scenario) -> bool:
+    from harness.measure import ceilings
+
+    return ceilings.supported(scenario)
 
 
 class Level:
@@ -632,6 +673,7 @@ def _ready(ctx: Context, planned: plan.Cell, apps: AppSet,
         # the last app may go on draining its reads; otherwise its last writes must land first.
         with ctx.clock.timing("reset"):
             fresh = ctx.backends.seeded(ctx.url, ctx.sf.rows)
+        apps.writes = not fresh
         if not fresh:
             apps.settled()
             with ctx.clock.timing("reset"):

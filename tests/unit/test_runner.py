@@ -132,7 +132,7 @@ class Fake:
         yield FakeProbe(running.service.name in self.seen_stuck)
 
     def settle(self, running, url, timeout, pool_limit, beside=False):
-        if self.slow_settle:
+        if self.slow_settle and beside:
             self.warmed.clear()
             self.warmed.wait(2)  # the last cell's settle has no next warmup beside it
             self.events.append(("settled", running.service.name))
@@ -405,6 +405,8 @@ def test_an_app_settles_beside_the_next_warmup_and_before_the_next_measured_wind
     run, _ = execute(tmp_path, scenario_file(repeats=2), fake)
     assert run.status is RunStatus.COMPLETE and all(c.settle_s == 0.05 for c in run.cells)
     assert fake.resets == 1  # the first cell's: then the dataset stayed as it was
+    # after the first cell (whose reset said nothing of the request) every settle ran beside
+    assert sum(1 for e in fake.events if e[0] == "settled") == len(run.cells) - 1
     loads = [e for e in fake.events if e[0] != "wait"]
     for i, event in enumerate(loads):
         if event[0] == "settled" and i + 1 < len(loads):
@@ -417,3 +419,17 @@ def test_a_reset_waits_for_the_last_apps_writes_to_land(tmp_path):
     fake = Fake({"flask_sync": 800, "fastapi_sync": 400, "fastapi_async": 600})
     run, _ = execute(tmp_path, scenario_file(repeats=2), fake)
     assert run.status is RunStatus.COMPLETE and fake.resets == 6 and len(fake.settled) == 6
+
+
+def test_the_next_scenario_keeps_the_apps_when_it_would_start_them_alike(tmp_path):
+    item = {"request": {"path": "/users"}, "apps": list(APPS), "connections": [12],
+            "duration": 5, "warmup": 1, "repeats": 1}
+    sf = scenarios.parse({"version": 1, "scenarios": [
+        {"name": "first", **item}, {"name": "same", **item},
+        {"name": "other_env", **item, "env": {"POOL_SIZE": 7}}]}, "scenarios.yaml", set(APPS))
+    fake = Fake({"flask_sync": 800, "fastapi_sync": 400, "fastapi_async": 600})
+    run, _ = execute(tmp_path, sf, fake, with_ceilings=False)
+    assert run.status is RunStatus.COMPLETE and len(run.cells) == 9
+    # "same" ran on the apps "first" started; "other_env" needed its own
+    assert sorted(fake.launches) == sorted(list(APPS) * 2)
+    assert sorted(fake.stopped) == sorted(list(APPS) * 2)
