@@ -49,9 +49,9 @@ from harness.model.results import (
 )
 
 # After a cell, an app whose sessions are still busy this long is restarted: a healthy one drains
-# in under 0.4 s (the longest of three default runs on 2 cores: 0.36 s), and each second waited
-# counts as overhead.
-SETTLE_S = 1.0
+# in under 0.4 s (the longest of five default runs on 2 cores: 0.37 s), and each second waited
+# counts as overhead (a restart costs about as much as waiting 0.6 s).
+SETTLE_S = 0.7
 
 # (scenario, cells measured so far at one level) -> the comparisons still undecided, as
 # (candidate, reference) pairs ([] when every comparison at the level is decided), and those of
@@ -441,9 +441,8 @@ def execute(sf: ScenarioFile, command: list[str], out_dir: str | Path,
             kept_apps = stack.enter_context(ExitStack())
             apps: AppSet | None = None
             for scenario in sf.scenarios:
-                if apps is None or not apps.serves(scenario) or \
-                        (with_ceilings and _measures_ceilings(scenario)):
-                    kept_apps.close()  # nothing else may run while the ceilings are measured
+                if apps is None or not apps.serves(scenario):
+                    kept_apps.close()
                     apps = None
                 _ceilings(ctx, scenario, with_ceilings)
                 if scenario.sweep:  # its searches, then its level (sweep builds on this module)
@@ -489,12 +488,6 @@ def _ceilings(ctx: Context, scenario: Scenario, wanted: bool) -> None:
             result = Ceilings(error=postgres.redact_text(str(exc).strip()))
     ctx.run.ceilings[scenario.name] = result
     ctx.save()
-
-
-def _measures_ceilings(scenario: Scenario) -> bool:
-    from harness.measure import ceilings
-
-    return ceilings.supported(scenario)
 
 
 class Level:

@@ -31,7 +31,7 @@ PROFILE_COLUMNS = ["t", "app_cpu_pct", "app_rss_mb", "wrk_cpu_pct", "pg_active",
 # transaction) or on each other (a lock), none changing state, while the app itself uses no CPU.
 # That is the known fastapi_sync deadlock: no request can complete until the app is restarted.
 STUCK_AFTER_S = 2.5  # while the load runs: the 6th such sample in a row, at 0.5 s
-STUCK_SETTLE_S = 0.8  # after it (within the runner's SETTLE_S)
+STUCK_SETTLE_S = 0.5  # after it (within the runner's SETTLE_S)
 STUCK_MAX_CPU = 0.05  # of one core, for the whole process tree
 
 

@@ -350,7 +350,7 @@ def wait_healthy(running, timeout):
         if status is not None and 200 <= status < 300:
             return
         last = f"{running.service.health} answered {status}" if status else "no answer"
-        time.sleep(0.1)
+        time.sleep(0.025)  # a refused connection on loopback costs well under a millisecond
     raise RuntimeError(f"{running.service.name} not healthy after {timeout:.0f} s ({last})")
 
 
