@@ -55,7 +55,7 @@ switch depends only on the unordered pair of each round (whether it holds a 0), 
 null that A and B are exchangeable within a round the signs of the d given their sizes are fair
 coins, so neither test's error grows by the choice; the union bound over looks is unchanged.
 The price: a sign interval exists only from 6 rounds (2 / 2^n <= alpha_k), and with the
-scenarios' looks (3 to 12 rounds) its first decision comes at 9 rounds all in one direction.
+scenarios' looks (3 to 16 rounds) its first decision comes at 8 rounds all in one direction.
 tests/unit/test_sequential.py simulates A/A pairs collapsing in 5-50% of rounds. `decide`
 (unpaired, which the harness no longer calls) keeps the older rule: all zeros against all
 positive is decided at once, any other zero is undecided.
@@ -199,9 +199,7 @@ def decide_paired(pairs: Sequence[tuple[float, float]], *, min_effect: float = 0
     look = schedule[k]
     alpha_k = spending(min_n, max_n, alpha)[k]
     # the look's statistic, not whatever arrived since
-    raw_a, raw_b = raw_a[:look], raw_b[:look]
-    zeros = sum(1 for x, y in zip(raw_a, raw_b, strict=True) if x == 0 or y == 0)
-    diffs = [_log_ratio(x + offset, y + offset) for x, y in zip(raw_a, raw_b, strict=True)]
+    diffs, zeros = _per_round(raw_a[:look], raw_b[:look], offset)
     if zeros:
         return _sign_test(diffs, zeros, alpha_k, min_effect, higher_is_better, n)
     d, var = _mean_var(diffs)
@@ -228,11 +226,11 @@ def out_of_reach(pairs: Sequence[tuple[float, float]], *, min_effect: float = 0.
     n = len(pairs)
     if n < max(min_n, FUTILITY_FROM) or n >= max_n:
         return False
-    raw_a, raw_b = _checked([a for a, _ in pairs]), _checked([b for _, b in pairs])
-    if min(raw_a) == 0 or min(raw_b) == 0:
+    diffs, zeros = _per_round(_checked([a for a, _ in pairs]), _checked([b for _, b in pairs]),
+                              offset)
+    if zeros:
         return False
-    d, var = _mean_var([math.log(x + offset) - math.log(y + offset)
-                        for x, y in zip(raw_a, raw_b, strict=True)])
+    d, var = _mean_var(diffs)
     sd = math.sqrt(var)
     final_half = dist.t_ppf(1 - spending(min_n, max_n, alpha)[-1] / 2, max_n - 1) \
         * sd / math.sqrt(max_n)
@@ -274,6 +272,12 @@ def _median(s: list[float]) -> float:
     if math.isinf(lo) and math.isinf(hi):
         return 0.0  # -inf and +inf: no direction
     return (lo + hi) / 2
+
+
+def _per_round(raw_a: list[float], raw_b: list[float], offset: float) -> tuple[list[float], int]:
+    """The per-round log ratios (offset added), and the rounds in which a side served nothing."""
+    zeros = sum(1 for x, y in zip(raw_a, raw_b, strict=True) if x == 0 or y == 0)
+    return [_log_ratio(x + offset, y + offset) for x, y in zip(raw_a, raw_b, strict=True)], zeros
 
 
 def _log_ratio(a: float, b: float) -> float:

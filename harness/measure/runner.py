@@ -300,19 +300,13 @@ class AppSet:
             self._conclude(name, cell, SettleOutcome(None, stuck=True))
             return
         # A healthy app drains in well under a second; one still busy after SETTLE_S is restarted
-        # (2-3 s) rather than waited for (up to its pool timeout, 30 s and more).
-        if self.writes:  # the next cell's reset waits for the drain anyway: no one beside it
-            with self.ctx.clock.timing("settle"):
-                try:
-                    outcome = self.ctx.backends.settle(running, self.ctx.url, SETTLE_S,
-                                                       self.pool_limit(name))
-                except Exception as exc:  # noqa: BLE001 - a failed check must not end the run
-                    cell.settle_error = postgres.redact_text(str(exc).strip())
-                    return
-            self._conclude(name, cell, outcome)
-            return
+        # (2-3 s) rather than waited for (up to its pool timeout, 30 s and more). When the last
+        # request wrote, the next cell's reset waits for the drain anyway: no one is beside it.
+        beside = not self.writes
         self.settling[name] = _Settling(cell, lambda: self.ctx.backends.settle(
-            running, self.ctx.url, SETTLE_S, self.pool_limit(name), beside=True))
+            running, self.ctx.url, SETTLE_S, self.pool_limit(name), beside=beside))
+        if not beside:
+            self.settled(name)
 
     def settled(self, *names: str, restart: bool = True) -> None:
         """Wait for the settles still running (of `names`, or all), and act on them."""
